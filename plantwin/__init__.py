@@ -1,0 +1,3 @@
+"""plantwin: the command line and the wiring that starts services (the composition root)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""One module per command (or group); each defines `register(app: typer.Typer)`."""

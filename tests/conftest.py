@@ -1,0 +1,45 @@
+"""Shared fixtures: the shipped sample plants, loaded once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from twin.loader import load_orders, load_plant, shipped_orders_path
+from twin.orders import Order
+from twin.plant import Plant
+from twin.samples import sample_path
+
+
+def _sample(name: str) -> tuple[Plant, Path]:
+    path = sample_path(name)
+    assert path is not None, name
+    plant, _ = load_plant(path)
+    return plant, path
+
+
+@pytest.fixture(scope="session")
+def demo_plant() -> Plant:
+    return _sample("demo")[0]
+
+
+@pytest.fixture(scope="session")
+def demo_orders(demo_plant: Plant) -> list[Order]:
+    path = shipped_orders_path(_sample("demo")[1], demo_plant)
+    assert path is not None
+    return load_orders(path, demo_plant)
+
+
+@pytest.fixture(scope="session")
+def sample_plant():
+    """Factory: sample_plant('tandem3') -> Plant."""
+    return lambda name: _sample(name)[0]
+
+
+@pytest.fixture(scope="session")
+def jobshop3x3() -> tuple[Plant, list[Order]]:
+    plant, path = _sample("jobshop3x3")
+    orders_path = shipped_orders_path(path, plant)
+    assert orders_path is not None
+    return plant, load_orders(orders_path, plant)

@@ -1,0 +1,1 @@
+"""The domain: plant model, orders, schedules, live state, KPIs; `twin.history` is its memory."""

@@ -1,0 +1,250 @@
+"""Load plants and order books from files, with errors that name the file, line and field.
+
+These are the only functions of `twin` (outside `twin.history`) that touch the file
+system; they return plain validated data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from twin.checks import check_plant
+from twin.errors import InputError, Issue
+from twin.orders import Order
+from twin.plant import Plant
+from twin.schedule import Schedule
+from twin.timeutil import parse_time
+from twin.yamlsource import SourceDoc, parse_yaml
+
+
+def _read(path: FsPath) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(Issue("file not found", str(path))) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Issue(f"cannot read file: {exc}", str(path))) from exc
+
+
+def pydantic_issues(exc: ValidationError, doc: SourceDoc, prefix: tuple = ()) -> list[Issue]:
+    """Translate pydantic's errors into issues with the line of the field."""
+    issues = []
+    for e in exc.errors():
+        # Drop discriminator/function tags pydantic inserts into the location.
+        loc = tuple(p for p in e["loc"] if isinstance(p, int) or ("[" not in p and "-" not in p))
+        loc = (*prefix, *loc)
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling)"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        issues.append(doc.issue(loc, msg))
+    return issues
+
+
+def plant_from_text(text: str, source: str = "<plant>") -> tuple[Plant, list[Issue]]:
+    """Validate plant YAML text; return the plant and its warnings.
+
+    Raises:
+        InputError: the plant is malformed or inconsistent (every error listed).
+    """
+    doc = parse_yaml(text, source)
+    if not isinstance(doc.data, dict):
+        raise InputError(Issue("a plant file must be a YAML mapping", source, 1))
+    try:
+        plant = Plant.model_validate(doc.data)
+    except ValidationError as exc:
+        raise InputError(pydantic_issues(exc, doc)) from None
+    findings = check_plant(plant)
+    errors = [doc.issue(p, m) for p, m, s in findings if s == "error"]
+    if errors:
+        raise InputError(errors)
+    warnings = [doc.issue(p, m, "warning") for p, m, s in findings if s == "warning"]
+    return plant, warnings
+
+
+def load_plant(path: str | FsPath) -> tuple[Plant, list[Issue]]:
+    """Load and check a plant file; return the plant and its warnings.
+
+    Raises:
+        InputError: missing file, bad YAML, schema or cross-reference errors.
+    """
+    return plant_from_text(_read(FsPath(path)), str(path))
+
+
+def shipped_orders_path(plant_path: str | FsPath, plant: Plant) -> FsPath | None:
+    """The order book a plant file names (relative to the file), if any."""
+    if plant.orders is None:
+        return None
+    return (FsPath(plant_path).parent / plant.orders).resolve()
+
+
+ORDER_FIELDS = ("id", "product", "quantity", "release", "due", "weight")
+
+
+def _order_from_row(
+    row: dict[str, Any], plant: Plant, where: Any, seen: set[str]
+) -> tuple[Order | None, list[Issue]]:
+    """One order from a CSV row or JSON object; `where(field)` makes an Issue."""
+    issues: list[Issue] = []
+    unknown = [k for k in row if k not in (*ORDER_FIELDS, "priority") and k is not None]
+    for k in unknown:
+        issues.append(where(k, f"unknown column/field {k!r} (expected {', '.join(ORDER_FIELDS)})"))
+    oid = str(row.get("id") or "").strip()
+    if not oid:
+        issues.append(where("id", "order id is missing"))
+    elif oid in seen:
+        issues.append(where("id", f"order id {oid!r} appears twice"))
+    product = str(row.get("product") or "").strip()
+    if product not in plant.product_map:
+        known = ", ".join(sorted(plant.product_map))
+        issues.append(where("product", f"unknown product {product!r} (known: {known})"))
+    qty_raw = row.get("quantity")
+    qty = 0
+    try:
+        qf = float(qty_raw)  # type: ignore[arg-type]
+        if not qf.is_integer() or qf < 1:
+            raise ValueError
+        qty = int(qf)
+    except (TypeError, ValueError):
+        issues.append(where("quantity", f"quantity must be a whole number >= 1, got {qty_raw!r}"))
+
+    def time_of(name: str, default: float) -> float:
+        value = row.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            t = parse_time(value, plant.epoch)
+        except ValueError as exc:
+            issues.append(where(name, str(exc)))
+            return default
+        if not math.isfinite(t):
+            issues.append(where(name, f"{name} must be finite"))
+            return default
+        return t
+
+    release = time_of("release", 0.0)
+    due = time_of("due", math.inf)
+    if "due" not in row or row.get("due") in (None, ""):
+        issues.append(where("due", "due time is missing"))
+    elif due < release:
+        issues.append(where("due", "due time is before the release time"))
+    weight = 1.0
+    w_raw = row.get("weight", row.get("priority"))
+    if w_raw not in (None, ""):
+        try:
+            weight = float(w_raw)  # type: ignore[arg-type]
+            if not math.isfinite(weight) or weight <= 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            issues.append(where("weight", f"weight must be a positive number, got {w_raw!r}"))
+    if issues:
+        return None, issues
+    seen.add(oid)
+    return Order(oid, product, qty, release, due, weight), []
+
+
+def orders_from_csv(text: str, plant: Plant, source: str = "<orders.csv>") -> list[Order]:
+    """Orders from CSV with a header (id, product, quantity, release, due, weight).
+
+    Raises:
+        InputError: every bad row and field, with its line.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None:
+        raise InputError(Issue("empty order file (expected a header line)", source, 1))
+    missing = [f for f in ("id", "product", "quantity", "due") if f not in reader.fieldnames]
+    if missing:
+        raise InputError(Issue(f"header lacks column(s) {', '.join(missing)}", source, 1))
+    orders: list[Order] = []
+    issues: list[Issue] = []
+    seen: set[str] = set()
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            issues.append(Issue("more values than header columns", source, line))
+            continue
+
+        def where(field: str, msg: str, _line: int = line) -> Issue:
+            return Issue(msg, source, _line, field)
+
+        order, errs = _order_from_row(row, plant, where, seen)
+        issues.extend(errs)
+        if order is not None:
+            orders.append(order)
+    if issues:
+        raise InputError(issues)
+    return orders
+
+
+def orders_from_json(text: str, plant: Plant, source: str = "<orders.json>") -> list[Order]:
+    """Orders from JSON: a list of objects, or {"orders": [...]}.
+
+    Raises:
+        InputError: every bad order and field, with its line.
+    """
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(Issue(f"not valid JSON: {exc.msg}", source, exc.lineno)) from None
+    doc = parse_yaml(text, source)
+    data, prefix = doc.data, ()
+    if isinstance(data, dict) and "orders" in data:
+        data, prefix = data["orders"], ("orders",)
+    if not isinstance(data, list):
+        raise InputError(Issue('expected a list of orders or {"orders": [...]}', source, 1))
+    orders: list[Order] = []
+    issues: list[Issue] = []
+    seen: set[str] = set()
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            issues.append(doc.issue((*prefix, i), "an order must be an object"))
+            continue
+
+        def where(field: str, msg: str, _i: int = i) -> Issue:
+            return doc.issue((*prefix, _i, field), msg)
+
+        row = {k: (None if v is None else str(v) if not isinstance(v, str) else v) for k, v in item.items()}
+        order, errs = _order_from_row(row, plant, where, seen)
+        issues.extend(errs)
+        if order is not None:
+            orders.append(order)
+    if issues:
+        raise InputError(issues)
+    return orders
+
+
+def load_orders(path: str | FsPath, plant: Plant) -> list[Order]:
+    """Orders from a .csv or .json file, checked against the plant.
+
+    Raises:
+        InputError: unreadable file or any bad order.
+    """
+    p = FsPath(path)
+    text = _read(p)
+    if p.suffix.lower() == ".json":
+        return orders_from_json(text, plant, str(p))
+    return orders_from_csv(text, plant, str(p))
+
+
+def load_schedule(path: str | FsPath) -> Schedule:
+    """A schedule written by `Schedule.to_json`.
+
+    Raises:
+        InputError: unreadable or malformed file.
+    """
+    p = FsPath(path)
+    text = _read(p)
+    try:
+        return Schedule.from_dict(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise InputError(Issue(f"not valid JSON: {exc.msg}", str(p), exc.lineno)) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(Issue(f"not a plantwin schedule: {exc}", str(p))) from None

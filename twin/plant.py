@@ -1,0 +1,361 @@
+"""The plant model (ISA-95 equipment, products, routings, resources, materials), as validated data.
+
+A plant is written in YAML and loaded by `twin.loader.load_plant`; these frozen
+pydantic models are both the schema users write against (`extra="forbid"`, so a
+misspelt key is an error, not a silent default) and the entities the core uses.
+Hierarchy: site > area > line > station (work unit); a station has 1..n
+identical parallel machines. Times are seconds (or duration strings) and plant
+times are seconds from `epoch`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from twin.calendar import CalendarSpec, WorkingTime
+from twin.distributions import Dist
+from twin.timeutil import parse_duration
+
+_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
+TAG_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=", "browse:")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def _duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+def _opt_duration(value: Any) -> float | None:
+    return None if value is None else parse_duration(value)
+
+
+class Failures(_Model):
+    """Time-based breakdowns: time between failures and time to repair, per machine."""
+
+    mtbf: Dist
+    mttr: Dist
+
+    @property
+    def availability(self) -> float:
+        """Steady-state fraction of time up: MTBF / (MTBF + MTTR)."""
+        return self.mtbf.mean / (self.mtbf.mean + self.mttr.mean)
+
+
+class Maintenance(_Model):
+    """A planned maintenance window, optionally repeating `every` period until `until`."""
+
+    start: float | str
+    duration: float
+    every: float | None = None
+    until: float | str | None = None
+    reason: str = "planned maintenance"
+
+    _d = field_validator("duration", mode="before")(_duration)
+    _e = field_validator("every", mode="before")(_opt_duration)
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("maintenance duration must be positive")
+        return value
+
+
+class Setups(_Model):
+    """Sequence-dependent changeovers between product families on a station.
+
+    `matrix[from_family][to_family]` in seconds; a pair not listed takes
+    `default` (0 within a family unless listed). `initial` is the setup before
+    the first job of a run, from an unknown state.
+    """
+
+    default: float = 0.0
+    initial: float = 0.0
+    matrix: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    _d = field_validator("default", "initial", mode="before")(_duration)
+
+    @field_validator("matrix", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                a: ({b: parse_duration(t) for b, t in row.items()} if isinstance(row, dict) else row)
+                for a, row in value.items()
+            }
+        return value
+
+    def time(self, from_family: str | None, to_family: str) -> float:
+        """Changeover time from one family to another (None: the station's first job)."""
+        if from_family is None:
+            return self.initial
+        row = self.matrix.get(from_family)
+        if row is not None and to_family in row:
+            return row[to_family]
+        return 0.0 if from_family == to_family else self.default
+
+
+class ProcessValue(_Model):
+    """A measured process value of a station (for SPC): nominal value, noise and limits."""
+
+    name: str
+    unit: str = ""
+    target: float
+    sd: float = Field(gt=0)
+    lsl: float | None = None
+    usl: float | None = None
+    drift_per_hour: float = 0.0
+
+
+class TagMap(_Model):
+    """OPC UA node ids of a station's tags: 'ns=2;s=..', 'nsu=URI;s=..', 'i=..', or 'browse:A/B/C'."""
+
+    state: str | None = None
+    good_count: str | None = None
+    reject_count: str | None = None
+    current_order: str | None = None
+    current_operation: str | None = None
+    cycle_time: str | None = None
+    process_values: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _node_ids(self) -> TagMap:
+        refs = [v for v in self.model_dump(exclude={"process_values"}).values() if v]
+        for ref in [*refs, *self.process_values.values()]:
+            if not ref.startswith(TAG_PREFIXES):
+                raise ValueError(
+                    f"tag {ref!r} is not a node id: use 'ns=2;s=..', 'nsu=URI;s=..', 'i=..' "
+                    "or 'browse:Path/To/Node'"
+                )
+        return self
+
+
+class Station(_Model):
+    """A work unit: 1..n identical machines, an input buffer, failures, setups, tags."""
+
+    id: str = Field(pattern=_ID)
+    name: str = ""
+    machines: int = Field(default=1, ge=1)
+    calendar: str | None = None
+    buffer: int | None = Field(default=None, ge=0)
+    failures: Failures | None = None
+    maintenance: tuple[Maintenance, ...] = ()
+    setups: Setups = Field(default_factory=Setups)
+    tags: TagMap | None = None
+    process_values: tuple[ProcessValue, ...] = ()
+
+
+class Line(_Model):
+    """A production line: stations in flow order and the calendar they follow by default."""
+
+    id: str = Field(pattern=_ID)
+    name: str = ""
+    area: str = "main"
+    calendar: str | None = None
+    stations: tuple[Station, ...] = Field(min_length=1)
+
+
+class ResourcePool(_Model):
+    """A secondary resource: operators of a skill, tools, molds, fixtures."""
+
+    id: str = Field(pattern=_ID)
+    capacity: int = Field(ge=1)
+    kind: str = "operator"
+
+
+class Delivery(_Model):
+    """A scheduled receipt of a material."""
+
+    at: float | str
+    quantity: float = Field(gt=0)
+
+
+class Replenishment(_Model):
+    """Reorder-point replenishment: order `quantity` when stock falls to `reorder_point`."""
+
+    reorder_point: float = Field(ge=0)
+    quantity: float = Field(gt=0)
+    lead_time: float
+
+    _l = field_validator("lead_time", mode="before")(_duration)
+
+
+class Material(_Model):
+    """A component consumed by operations; a missing component starves the station."""
+
+    id: str = Field(pattern=_ID)
+    unit: str = "pcs"
+    stock: float = Field(default=0, ge=0)
+    deliveries: tuple[Delivery, ...] = ()
+    replenishment: Replenishment | None = None
+
+
+class Rework(_Model):
+    """Defective units that are reworked (sent back to operation `to`) instead of scrapped."""
+
+    to: str
+    share: float = Field(default=1.0, gt=0, le=1)
+
+
+class Operation(_Model):
+    """One step of a routing: eligible stations, time per unit (+ fixed time per batch)."""
+
+    id: str = Field(pattern=_ID)
+    stations: tuple[str, ...] = Field(min_length=1)
+    time: Dist
+    batch_time: float = 0.0
+    yield_: float = Field(default=1.0, gt=0, le=1, alias="yield")
+    rework: Rework | None = None
+    resources: dict[str, int] = Field(default_factory=dict)
+    consumes: dict[str, float] = Field(default_factory=dict)
+
+    _b = field_validator("batch_time", mode="before")(_duration)
+
+    @field_validator("stations", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    def mean_time(self, quantity: int) -> float:
+        """Expected processing time of a batch of `quantity` units (no setup)."""
+        return self.batch_time + quantity * self.time.mean
+
+
+class Product(_Model):
+    """A product: its family (for setups) and routing (ordered operations)."""
+
+    id: str = Field(pattern=_ID)
+    name: str = ""
+    family: str = ""
+    routing: tuple[Operation, ...] = Field(min_length=1)
+
+    @property
+    def setup_family(self) -> str:
+        return self.family or self.id
+
+
+class OrderStream(_Model):
+    """Orders arriving at random: inter-arrival time, product mix, quantity, due-date allowance."""
+
+    interarrival: Dist
+    mix: dict[str, float] = Field(min_length=1)
+    quantity: Dist = Field(default_factory=lambda: 1)  # type: ignore[arg-type]
+    due_after: float = 86400.0
+    weight: float = 1.0
+
+    _d = field_validator("due_after", mode="before")(_duration)
+
+
+class OpcUaSettings(_Model):
+    """Where the plant's tags live: the namespace URI used when a station has no tag map."""
+
+    namespace_uri: str = "urn:plantwin:plant"
+
+
+class Settings(_Model):
+    """Plant-wide behaviour the simulator and planner agree on."""
+
+    operations_span_breaks: bool = True
+    """True: an operation pauses over a break or shift end and resumes (work is preemptible by
+    the calendar). False: an operation must fit wholly inside one working interval."""
+    scrap_policy: str = Field(default="remake", pattern="^(remake|short)$")
+    """remake: scrapped units are made again (a new batch from the first operation);
+    short: the order completes short."""
+
+
+class Plant(_Model):
+    """A whole plant: the root of the YAML file."""
+
+    name: str = Field(pattern=_ID)
+    description: str = ""
+    epoch: datetime
+    site: str = "site"
+    calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
+    lines: tuple[Line, ...] = Field(min_length=1)
+    products: tuple[Product, ...] = Field(min_length=1)
+    resources: tuple[ResourcePool, ...] = ()
+    materials: tuple[Material, ...] = ()
+    orders: str | None = None
+    """Path (relative to the plant file) of the order book that ships with it."""
+    order_stream: OrderStream | None = None
+    opcua: OpcUaSettings = Field(default_factory=OpcUaSettings)
+    settings: Settings = Field(default_factory=Settings)
+
+    @field_validator("epoch")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("epoch needs a time zone, e.g. 2026-11-30T00:00:00+01:00")
+        return value
+
+    # ---- lookups (derived once; the model is frozen) ----
+    @cached_property
+    def station_map(self) -> dict[str, Station]:
+        return {s.id: s for line in self.lines for s in line.stations}
+
+    @cached_property
+    def line_of(self) -> dict[str, Line]:
+        return {s.id: line for line in self.lines for s in line.stations}
+
+    @cached_property
+    def product_map(self) -> dict[str, Product]:
+        return {p.id: p for p in self.products}
+
+    @cached_property
+    def resource_map(self) -> dict[str, ResourcePool]:
+        return {r.id: r for r in self.resources}
+
+    @cached_property
+    def material_map(self) -> dict[str, Material]:
+        return {m.id: m for m in self.materials}
+
+    @property
+    def stations(self) -> list[Station]:
+        return [s for line in self.lines for s in line.stations]
+
+    def calendar_name(self, station_id: str) -> str | None:
+        """The calendar a station follows: its own, else its line's, else none (always on)."""
+        return self.station_map[station_id].calendar or self.line_of[station_id].calendar
+
+    def working_time(self, station_id: str, horizon: float) -> WorkingTime:
+        """The station's compiled working intervals over [0, horizon)."""
+        name = self.calendar_name(station_id)
+        if name is None:
+            return WorkingTime.always()
+        return self.calendars[name].compile(self.epoch, horizon)
+
+    def tag_map(self, station_id: str) -> TagMap:
+        """The station's tags: as written, else the convention 'nsu=URI;s=Line.Station.Tag'."""
+        station = self.station_map[station_id]
+        line = self.line_of[station_id]
+        uri = self.opcua.namespace_uri
+        base = f"nsu={uri};s={line.id}.{station.id}"
+        default = TagMap(
+            state=f"{base}.State",
+            good_count=f"{base}.GoodCount",
+            reject_count=f"{base}.RejectCount",
+            current_order=f"{base}.CurrentOrder",
+            current_operation=f"{base}.CurrentOperation",
+            cycle_time=f"{base}.LastCycleTime",
+            process_values={pv.name: f"{base}.{pv.name}" for pv in station.process_values},
+        )
+        if station.tags is None:
+            return default
+        given = station.tags.model_dump(exclude_none=True)
+        merged = default.model_dump()
+        merged.update({k: v for k, v in given.items() if v not in ({}, None)})
+        return TagMap.model_validate(merged)
+
+    def content_hash(self) -> str:
+        """SHA-256 of the plant's canonical JSON: equal plants, equal hash."""
+        payload = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()

@@ -1,0 +1,62 @@
+"""Small statistics for verdicts: Wilson score interval, mean with t confidence interval."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Two-sided 95% Student t quantiles for small samples (df -> t); large df uses 1.96.
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131,
+        16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 25: 2.060, 30: 2.042,
+        40: 2.021, 60: 2.000, 120: 1.980}  # fmt: skip
+
+
+def t95(df: int) -> float:
+    """Two-sided 95% Student t quantile (conservative: the next smaller tabulated df)."""
+    if df < 1:
+        return float("nan")
+    if df in _T95:
+        return _T95[df]
+    smaller = [k for k in _T95 if k < df]
+    return _T95[max(smaller)] if df <= 120 else 1.96
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean with its 95% confidence interval and the values it came from."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+
+def mean_ci(values: Sequence[float]) -> Estimate:
+    """Mean and 95% t interval (a single value gives a zero-width interval at that value)."""
+    n = len(values)
+    if n == 0:
+        nan = float("nan")
+        return Estimate(nan, nan, nan, 0)
+    m = sum(values) / n
+    if n == 1:
+        return Estimate(m, m, m, 1)
+    var = sum((x - m) ** 2 for x in values) / (n - 1)
+    h = t95(n - 1) * math.sqrt(var / n)
+    return Estimate(m, m - h, m + h, n)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (honest at 0/n and n/n)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
