@@ -1,0 +1,188 @@
+"""The result of one simulation run: flat frames the history store takes as they are, and KPIs.
+
+Frames and their columns (plain str, int, float, bool types):
+- `operations`: replication, order_id, op_index, operation, station, machine, start, end,
+  setup, quantity, good, scrap (one row per lot and operation; `scrap` counts every
+  defective unit, reworked ones included; `start` is when setup began);
+- `orders`: replication, order_id, product, quantity, release, due, completion, lateness,
+  tardiness, on_time (completion NaN if not finished in the window);
+- `states`: replication, station, machine, state, start, end (`MachineState` values);
+- `delays`: replication, order_id, cause, seconds: where each order's time went (queue:<station>,
+  setup, processing, breakdown, off-shift, maintenance, blocked, material, resource).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from twin.kpi import Production, TimeElements, elements_from_times, kpi_dict, state_times
+from twin.states import MachineState
+
+if TYPE_CHECKING:
+    from sim.model import PlantModel
+
+OPERATION_COLUMNS = {
+    "replication": "int64",
+    "order_id": "object",
+    "op_index": "int64",
+    "operation": "object",
+    "station": "object",
+    "machine": "int64",
+    "start": "float64",
+    "end": "float64",
+    "setup": "float64",
+    "quantity": "int64",
+    "good": "int64",
+    "scrap": "int64",
+}
+ORDER_COLUMNS = {
+    "replication": "int64",
+    "order_id": "object",
+    "product": "object",
+    "quantity": "int64",
+    "release": "float64",
+    "due": "float64",
+    "completion": "float64",
+    "lateness": "float64",
+    "tardiness": "float64",
+    "on_time": "bool",
+}
+STATE_COLUMNS = {
+    "replication": "int64",
+    "station": "object",
+    "machine": "int64",
+    "state": "object",
+    "start": "float64",
+    "end": "float64",
+}
+DELAY_COLUMNS = {"replication": "int64", "order_id": "object", "cause": "object", "seconds": "float64"}
+
+
+def _str_column(values: list[str]) -> Any:
+    """A pandas string array, built through codes: much faster than inferring from objects."""
+    uniques = list(dict.fromkeys(values))
+    codes = {v: i for i, v in enumerate(uniques)}
+    idx = np.fromiter(map(codes.__getitem__, values), dtype=np.intp, count=len(values))
+    return pd.array(np.array(uniques, dtype=object), dtype="str").take(idx)
+
+
+def frame(rows: list[tuple], columns: dict[str, str], replication: int) -> pd.DataFrame:
+    """A DataFrame from row tuples (without the replication column), with fixed dtypes."""
+    data: dict[str, Any] = {"replication": np.full(len(rows), replication, dtype="int64")}
+    for i, (name, dtype) in enumerate(list(columns.items())[1:]):
+        values = [r[i] for r in rows]
+        data[name] = _str_column(values) if dtype == "object" else np.array(values, dtype=dtype)
+    return pd.DataFrame(data)
+
+
+@dataclass(frozen=True, eq=False)
+class SimResult:
+    """One run: frames (see the module docstring), flat KPIs, and how it was seeded."""
+
+    operations: pd.DataFrame
+    orders: pd.DataFrame
+    states: pd.DataFrame
+    kpis: dict[str, float]
+    seed: int
+    until: float
+    start: float = 0.0
+    replication: int = 0
+    delays: pd.DataFrame = field(default_factory=lambda: frame([], DELAY_COLUMNS, 0))
+    elements: dict[str, TimeElements] = field(default_factory=dict)
+    """ISO 22400 time elements per station (twin.kpi), for aggregating over runs."""
+
+
+def build_result(model: PlantModel, until: float, replication: int | None = None) -> SimResult:
+    """Frames and KPIs of `model` over [model.start, until]."""
+    rep = model.replication if replication is None else replication
+    start = model.start
+    ops = frame(model.op_rows, OPERATION_COLUMNS, rep)
+
+    state_rows: list[tuple] = []
+    for st in model.stations.values():
+        for m in st.machines:
+            state_rows.extend(m.log)
+            if until > m.since:
+                state_rows.append((st.id, m.index, m.state, m.since, until))
+    if state_rows and until < model.env.now:
+        state_rows = [(s, k, x, a, min(b, until)) for s, k, x, a, b in state_rows if a < until]
+    states = frame(state_rows, STATE_COLUMNS, rep)
+
+    live_orders = [os_ for os_ in model.order_list if os_.completion != -math.inf]  # -inf: done before start
+    ids = [os_.order.id for os_ in live_orders]
+    release = np.array([os_.order.release for os_ in live_orders], dtype=float)
+    due = np.array([os_.order.due for os_ in live_orders], dtype=float)
+    comp = np.array([os_.completion for os_ in live_orders], dtype=float)
+    comp[comp > until] = np.nan
+    done = ~np.isnan(comp)
+    late = comp - due
+    tard = np.maximum(late, 0.0)
+    ok = done & (comp <= due)
+    orders = pd.DataFrame(
+        {
+            "replication": np.full(len(ids), rep, dtype="int64"),
+            "order_id": _str_column(ids),
+            "product": _str_column([os_.order.product for os_ in live_orders]),
+            "quantity": np.array([os_.order.quantity for os_ in live_orders], dtype="int64"),
+            "release": release,
+            "due": due,
+            "completion": comp,
+            "lateness": late,
+            "tardiness": tard,
+            "on_time": ok,
+        }
+    )
+    delays = frame(
+        [(os_.order.id, c, sec) for os_ in live_orders for c, sec in os_.delay.items()], DELAY_COLUMNS, rep
+    )
+    completed = int(done.sum())
+    judged = done | (due <= until)
+    good_units = sum(os_.good for os_ in live_orders)
+    open_late = ~done & (due < until)
+    tardiness = float(tard[done].sum() + (until - due[open_late]).sum())
+    lead_sum = float((comp[done] - release[done]).sum())
+    on_time = int(ok.sum())
+    judged_n = int(judged.sum())
+
+    span = until - start
+    hours = span / 3600.0 if span > 0 else math.nan
+    production = [
+        Production(s, st.good, st.reject - st.rework, st.rework, st.planned_time)
+        for s, st in model.stations.items()
+    ]
+    times = state_times(states, (start, until))
+    elements = elements_from_times(times, production, model.stations)
+    kpis: dict[str, float] = {
+        "throughput_per_hour": good_units / hours,
+        "orders_completed": float(completed),
+        "orders_per_hour": completed / hours,
+        "lead_time_mean": lead_sum / completed if completed else math.nan,
+        "wip_mean": model.wip_area(until) / span if span > 0 else math.nan,
+        "on_time_rate": on_time / judged_n if judged_n else math.nan,
+        "tardiness_total": tardiness,
+        "makespan": (float(ops["end"].max()) - start) if len(ops) else 0.0,
+        "units_good": float(good_units),
+        "units_scrapped": float(sum(os_.scrapped for os_ in model.order_list)),
+    }
+    kpis.update(kpi_dict(elements))
+    starved = MachineState.STARVED.value
+    for s, el in elements.items():
+        wait = float(times.at[s, starved]) if s in times.index and starved in times.columns else 0.0
+        kpis[f"starved.{s}"] = wait / el.pbt if el.pbt > 0 else math.nan
+    return SimResult(
+        operations=ops,
+        orders=orders,
+        states=states,
+        kpis=kpis,
+        seed=model.seed,
+        until=until,
+        start=start,
+        replication=rep,
+        delays=delays,
+        elements=elements,
+    )
