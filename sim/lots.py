@@ -1,0 +1,81 @@
+"""The run's moving parts as plain records: orders under way, lots, compiled operations, state names."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from twin.orders import Order
+from twin.states import MachineState
+
+INF = math.inf
+EXECUTE = MachineState.EXECUTE.value
+SETUP = MachineState.SETUP.value
+IDLE = MachineState.IDLE.value
+STARVED = MachineState.STARVED.value
+BLOCKED = MachineState.BLOCKED.value
+HELD = MachineState.HELD.value
+ABORTED = MachineState.ABORTED.value
+MAINTENANCE = MachineState.MAINTENANCE.value
+STOPPED = MachineState.STOPPED.value
+BUSY = (EXECUTE, SETUP)
+CAUSE = {STOPPED: "off-shift", MAINTENANCE: "maintenance", ABORTED: "breakdown"}
+RULES = ("FIFO", "EDD", "SPT", "CR")
+MAIN, REMAKE, REWORK = "main", "remake", "rework"
+EPS = 1e-9
+
+Observer = Callable[[dict[str, Any]], None]
+
+
+class OrderState:
+    """One order during the run: what is still open and where its time went."""
+
+    __slots__ = ("completion", "delay", "family", "good", "info", "open_lots", "order", "scrapped")
+
+    def __init__(self, order: Order, info: list[OpInfo], family: str) -> None:
+        self.order = order
+        self.info = info
+        self.family = family
+        self.good = 0
+        self.scrapped = 0
+        self.open_lots = 0
+        self.completion = math.nan
+        self.delay: dict[str, float] = {}
+
+
+class Lot:
+    """Units of one order travelling together, now at routing position `op_index`."""
+
+    __slots__ = ("kind", "op_index", "order", "qty", "t_arrive")
+
+    def __init__(self, order: OrderState, op_index: int, qty: int, kind: str, t: float) -> None:
+        self.order = order
+        self.op_index = op_index
+        self.qty = qty
+        self.kind = kind
+        self.t_arrive = t
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.order.order.id, self.op_index)
+
+
+class OpInfo:
+    """An operation of a product, compiled for the run: samplers, scrap stream, needs."""
+
+    __slots__ = (
+        "batch",
+        "consumes",
+        "id",
+        "index",
+        "mean",
+        "resources",
+        "rework_share",
+        "rework_to",
+        "samplers",
+        "scrap_rng",
+        "simple",
+        "stations",
+        "yield_",
+    )

@@ -1,0 +1,557 @@
+"""Stations and their machines: the input buffer, blocking, and the SimPy process of each machine.
+
+A machine works a lot unit by unit (each unit's time, failures and scrap drawn
+separately) and hands the good units on as one lot; the hot path (no calendar,
+failures, setups, resources, material, scrap or observer) is one `env.timeout` per unit.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.lots import (
+    ABORTED,
+    BLOCKED,
+    BUSY,
+    CAUSE,
+    EPS,
+    EXECUTE,
+    HELD,
+    IDLE,
+    INF,
+    MAIN,
+    MAINTENANCE,
+    SETUP,
+    STARVED,
+    Lot,
+    OpInfo,
+)
+from sim.streams import sampler, stream
+from twin.plant import Station as StationSpec
+from twin.schedule import ScheduledOperation
+
+if TYPE_CHECKING:
+    from sim.model import PlantModel
+
+
+class Station:
+    """A work unit: its machines, input buffer (planned and unplanned lots), blocked lots, idle machines."""
+
+    def __init__(self, model: PlantModel, spec: StationSpec, off: list[tuple[float, float, str]]) -> None:
+        self.model = model
+        self.env = model.env
+        self.spec = spec
+        self.id = spec.id
+        self.cap = spec.buffer
+        self.qname = f"queue:{spec.id}"
+        self.queue: list[Lot] = []  # unplanned lots, picked by the rule
+        self.planned: dict[tuple[str, int], Machine] = {}  # key -> machine that plans it
+        self.waiting: dict[tuple[str, int], Lot] = {}  # planned lots in the buffer
+        self.blocked: deque[tuple[Lot, simpy.Event | None, float]] = deque()
+        self.idle: list[Machine] = []
+        self.busy = 0
+        s = spec.setups
+        self.has_setups = bool(s.default or s.initial or s.matrix)
+        self.off = off
+        self.off_starts = [a for a, _, _ in off]
+        self.good = 0
+        self.reject = 0
+        self.rework = 0
+        self.planned_time = 0.0
+        self.machines = [Machine(model, self, k) for k in range(spec.machines)]
+
+    # ---- calendar ----
+    def off_at(self, t: float) -> tuple[float, str | None, float]:
+        """(end of the off period containing t or t, its label or None, start of the next off period)."""
+        i = bisect.bisect_right(self.off_starts, t) - 1
+        off = self.off
+        if i >= 0 and t < off[i][1]:
+            return off[i][1], off[i][2], INF
+        return t, None, off[i + 1][0] if i + 1 < len(off) else INF
+
+    def calendar(self):
+        """Flip waiting machines to Stopped/Maintenance over off periods (busy ones do it in `work`)."""
+        env = self.env
+        for a, b, label in self.off:
+            if b <= env.now:
+                continue
+            if a > env.now:
+                yield env.timeout(a - env.now)
+            for m in self.machines:
+                if m.waiting is not None:
+                    m.set_state(label)
+            yield env.timeout(b - env.now)
+            for m in self.machines:
+                if m.waiting is not None:
+                    m.set_state(self.waiting_label(m.waiting))
+
+    def waiting_label(self, state: str) -> str:
+        if not self.off:
+            return state
+        _, label, _ = self.off_at(self.env.now)
+        return label or state
+
+    # ---- buffer ----
+    @property
+    def n_waiting(self) -> int:
+        return len(self.queue) + len(self.waiting)
+
+    def load(self) -> float:
+        return (self.n_waiting + self.busy + len(self.blocked)) / len(self.machines)
+
+    def offer(self, lot: Lot) -> bool:
+        """A lot arrives from upstream or from release: hand it to an idle machine that wants it,
+        else put it in the buffer if there is room. False: no room (the caller holds it)."""
+        if self.idle and not self.planned:
+            m = self.idle.pop(0)
+            lot.t_arrive = self.env.now
+            ev = m.wake
+            m.wake = None
+            ev.succeed(lot)  # type: ignore[union-attr]
+            return True
+        for i, m in enumerate(self.idle):
+            if m.accepts(lot):
+                del self.idle[i]
+                lot.t_arrive = self.env.now
+                ev = m.wake
+                m.wake = None
+                ev.succeed(lot)  # type: ignore[union-attr]
+                return True
+        if self.cap is None or len(self.queue) + len(self.waiting) < self.cap:
+            lot.t_arrive = self.env.now
+            if lot.kind is MAIN and lot.key in self.planned:
+                self.waiting[lot.key] = lot
+            else:
+                self.queue.append(lot)
+            return True
+        return False
+
+    def hold(self, lot: Lot, ev: simpy.Event | None) -> None:
+        """A lot that found no room waits upstream (ev: the blocked machine) or in the release pool."""
+        self.blocked.append((lot, ev, self.env.now))
+
+    def _admit(self, lot: Lot, ev: simpy.Event | None, since: float) -> None:
+        if ev is None:
+            d = lot.order.delay
+            d[self.qname] = d.get(self.qname, 0.0) + self.env.now - since
+        else:
+            ev.succeed()
+
+    def _freed(self) -> None:
+        """A buffer place opened: let the first blocked lot in."""
+        while self.blocked:
+            lot, ev, since = self.blocked[0]
+            if not self.offer(lot):
+                return
+            self.blocked.popleft()
+            self._admit(lot, ev, since)
+
+    def take_for(self, m: Machine) -> tuple[Lot, ScheduledOperation | None] | None:
+        """The next lot machine `m` should work: its planned next, else an unplanned one by the rule."""
+        seq = m.seq
+        if seq:
+            key = seq[0].key
+            lot = self.waiting.pop(key, None)
+            if lot is not None:
+                self._freed()
+                return lot, seq.popleft()
+            for i, (lot, ev, since) in enumerate(self.blocked):
+                if lot.kind is MAIN and lot.key == key:
+                    del self.blocked[i]
+                    lot.t_arrive = self.env.now
+                    self._admit(lot, ev, since)
+                    return lot, seq.popleft()
+        if self.queue:
+            q = self.queue
+            lot = q.pop(0) if self.model.rule == "FIFO" or len(q) == 1 else q.pop(self.model.pick(q, self.id))
+            self._freed()
+            return lot, None
+        for i, (lot, ev, since) in enumerate(self.blocked):
+            if lot.kind is not MAIN or lot.key not in self.planned:
+                del self.blocked[i]
+                lot.t_arrive = self.env.now
+                self._admit(lot, ev, since)
+                return lot, None
+        return None
+
+
+class Machine:
+    """One machine of a station: a SimPy process working lots unit by unit."""
+
+    def __init__(self, model: PlantModel, station: Station, index: int) -> None:
+        self.model = model
+        self.env = model.env
+        self.station = station
+        self.index = index
+        self.id = f"{station.id}/{index}"
+        self.state = IDLE
+        self.since = self.env.now
+        self.log: list[tuple[str, int, str, float, float]] = []
+        self.seq: deque[ScheduledOperation] = deque()
+        self.wake: simpy.Event | None = None
+        self.waiting: str | None = None
+        self.family: str | None = None
+        self.intr = 0.0  # interruption time inside the current lot
+        self.lot: Lot | None = None
+        spec = station.spec
+        self.failures = spec.failures
+        if self.failures is not None:
+            rng = stream(model.seed, model.replication, f"fail:{self.id}")
+            self.ttf_sample = sampler(self.failures.mtbf, rng)
+            self.ttr_sample = sampler(self.failures.mttr, rng)
+            self.ttf = self.ttf_sample()
+        self.fast = self.failures is None and not station.off
+        self.start: tuple[Lot, int] | None = None  # warm start: (lot, units done)
+        self.down = False
+
+    # ---- state log ----
+    def set_state(self, state: str) -> None:
+        if state is self.state:
+            return
+        now = self.env.now
+        log = self.log
+        if now > self.since:
+            log.append((self.station.id, self.index, self.state, self.since, now))
+            self.since = now
+        elif log and log[-1][2] is state and log[-1][4] == now:
+            self.since = log.pop()[3]
+        obs = self.model.observer
+        if obs is not None:
+            obs(
+                {
+                    "kind": "state",
+                    "time": now,
+                    "station": self.station.id,
+                    "machine": self.index,
+                    "machine_id": self.id,
+                    "state": state,
+                    "previous": self.state,
+                }
+            )
+        self.state = state
+
+    def set_waiting(self, state: str) -> None:
+        self.waiting = state
+        self.set_state(self.station.waiting_label(state))
+
+    def accepts(self, lot: Lot) -> bool:
+        st = self.station
+        if lot.kind is MAIN and lot.key in st.planned:
+            return st.planned[lot.key] is self and bool(self.seq) and self.seq[0].key == lot.key
+        return True
+
+    # ---- working time ----
+    def work(self, d: float, state: str, lot: Lot | None):
+        """Spend `d` seconds of working time in `state`: pause over off periods, break down
+        (failure clock runs only while busy) and repair, attributing interruptions to `lot`."""
+        env = self.env
+        st = self.station
+        busy = state in BUSY
+        fits = self.model.span_breaks or not busy
+        while d > EPS:
+            now = env.now
+            if st.off:
+                end, label, next_off = st.off_at(now)
+                if label is not None:
+                    self.set_state(label)
+                    yield env.timeout(end - now)
+                    self._interrupted(lot, CAUSE[label], end - now)
+                    continue
+                if not fits and next_off - now < d:
+                    fits = True  # the rest must fit one working interval: wait for one that is long enough
+                    nxt = self._next_fitting(now, d)
+                    if nxt > now:
+                        self.set_state(IDLE)
+                        yield env.timeout(nxt - now)
+                        self._interrupted(lot, "off-shift", nxt - now)
+                        continue
+                seg = min(d, next_off - now)
+            else:
+                seg = d
+            fail = False
+            if busy and self.failures is not None and self.ttf <= seg:
+                seg, fail = self.ttf, True
+            self.set_state(state)
+            if seg > 0:
+                yield env.timeout(seg)
+            d -= seg
+            fits = True
+            if busy and self.failures is not None:
+                self.ttf -= seg
+            if fail:
+                t0 = env.now
+                yield from self.work(self.ttr_sample(), ABORTED, None)
+                self._interrupted(lot, "breakdown", env.now - t0)
+                self.ttf = self.ttf_sample()
+
+    def until_working(self, lot: Lot, need: float):
+        """Before an operation starts: wait out an off period and, when operations may not span
+        breaks, until a working interval long enough for the first `need` seconds."""
+        env = self.env
+        st = self.station
+        delay = lot.order.delay
+        while True:
+            now = env.now
+            end, label, next_off = st.off_at(now)
+            if label is None and (self.model.span_breaks or next_off - now >= need):
+                return
+            if label is None:
+                end = self._next_fitting(now, need)
+                if end <= now:
+                    return
+                label = IDLE
+            self.set_waiting(label)
+            yield env.timeout(end - now)
+            self.waiting = None
+            cause = "maintenance" if label == MAINTENANCE else "off-shift"
+            delay[cause] = delay.get(cause, 0.0) + end - now
+
+    def _next_fitting(self, now: float, d: float) -> float:
+        """Start of the first working interval (from now) at least `d` long (past the last off
+        period if none is)."""
+        off = self.station.off
+        i = bisect.bisect_right(self.station.off_starts, now)
+        start = now
+        while i < len(off):
+            if off[i][0] - start >= d:
+                return start
+            start = off[i][1]
+            i += 1
+        return start
+
+    def _interrupted(self, lot: Lot | None, cause: str, dt: float) -> None:
+        if lot is not None and dt > 0:
+            d = lot.order.delay
+            d[cause] = d.get(cause, 0.0) + dt
+            self.intr += dt
+
+    # ---- the process ----
+    def run(self):
+        env = self.env
+        st = self.station
+        model = self.model
+        if self.down:
+            self.set_state(ABORTED)
+            yield from self.work(self.ttr_sample() if self.failures is not None else 0.0, ABORTED, None)
+        if self.start is not None:
+            lot, done = self.start
+            st.busy += 1
+            yield from self.process(lot, None, done)
+        simple = self.fast and not st.has_setups and model.observer is None
+        timeout = env.timeout
+        qname, sid, index = st.qname, st.id, self.index
+        op_rows = model.op_rows
+        while True:
+            got = st.take_for(self)
+            if got is None:
+                self.set_waiting(STARVED if self.seq else IDLE)
+                ev = self.wake = env.event()
+                st.idle.append(self)
+                lot = yield ev
+                self.waiting = None
+                if lot is None:
+                    continue
+                sop = self.seq.popleft() if lot.kind is MAIN and lot.key in st.planned else None
+            else:
+                lot, sop = got
+            st.busy += 1
+            self.lot = lot
+            if sop is not None:
+                del st.planned[sop.key]
+                if sop.start > env.now:
+                    self.set_waiting(IDLE)
+                    yield env.timeout(sop.start - env.now)
+                    self.waiting = None
+            info = lot.order.info[lot.op_index]
+            if not (simple and info.simple):
+                yield from self.process(lot, sop, 0)
+                continue
+            # The hot path: no calendar, failures, setups, resources, material, scrap or observer.
+            order = lot.order
+            delay = order.delay
+            now = env.now
+            delay[qname] = delay.get(qname, 0.0) + (now - lot.t_arrive)
+            if self.state is not EXECUTE:
+                self.set_state(EXECUTE)
+            sample = info.samplers[sid]
+            qty = lot.qty
+            for _ in range(qty):
+                yield timeout(sample())
+            t_end = env.now
+            st.good += qty
+            st.planned_time += info.mean * qty
+            op_rows.append((order.order.id, lot.op_index, info.id, sid, index, now, t_end, 0.0, qty, qty, 0))
+            delay["processing"] = delay.get("processing", 0.0) + (t_end - now)
+            st.busy -= 1
+            self.lot = None
+            dest = model.finish_lot(lot, qty, 0, 0)
+            if dest is not None and not dest.offer(lot):
+                yield from self.hand_on(lot, dest)
+
+    def process(self, lot: Lot, sop: ScheduledOperation | None, done: int):
+        """Work a lot (from unit `done` on), then hand its good units on (blocking if there is no room)."""
+        env = self.env
+        st = self.station
+        model = self.model
+        obs = model.observer
+        order = lot.order
+        info = order.info[lot.op_index]
+        delay = order.delay
+        now = env.now
+        delay[st.qname] = delay.get(st.qname, 0.0) + (now - lot.t_arrive)
+        self.lot = lot
+        self.intr = 0.0
+        if info.resources:
+            for pool, n in info.resources:
+                ev = pool.acquire(n)
+                if ev is not None:
+                    self.set_state(HELD)
+                    yield ev
+            if env.now > now:
+                delay["resource"] = delay.get("resource", 0.0) + env.now - now
+        setup = 0.0
+        if done == 0 and st.has_setups:
+            setup = st.spec.setups.time(self.family, order.family)
+        sample = info.samplers[st.id]
+        first = sample() if done < lot.qty else 0.0
+        if st.off:
+            need = setup or (info.batch if done == 0 else 0.0) or first
+            yield from self.until_working(lot, need)
+        t_start = env.now
+        if obs is not None:
+            obs(self._rec("operation_start", lot, info, quantity=lot.qty, setup=setup))
+        if setup > 0:
+            if self.fast:
+                self.set_state(SETUP)
+                yield env.timeout(setup)
+            else:
+                yield from self.work(setup, SETUP, lot)
+            delay["setup"] = delay.get("setup", 0.0) + setup
+        self.family = order.family
+        if info.batch > 0 and done == 0:
+            if self.fast:
+                self.set_state(EXECUTE)
+                yield env.timeout(info.batch)
+            else:
+                yield from self.work(info.batch, EXECUTE, lot)
+            st.planned_time += info.batch
+        self.set_state(EXECUTE)
+        yld = info.yield_
+        scrap_rng = info.scrap_rng
+        consumes = info.consumes
+        good = scrap = rework = 0
+        fast = self.fast
+        for i in range(lot.qty - done):
+            if consumes:
+                for mat, q in consumes:
+                    ev = mat.consume(q)
+                    if ev is not None:
+                        t0 = env.now
+                        self.set_state(STARVED)
+                        yield ev
+                        self._interrupted(lot, "material", env.now - t0)
+                        self.set_state(EXECUTE)
+            t = first if i == 0 else sample()
+            if fast:
+                yield env.timeout(t)
+            else:
+                t0 = env.now
+                yield from self.work(t, EXECUTE, lot)
+                t = env.now - t0
+            outcome = 0  # 0 good, 1 scrap, 2 rework
+            if yld < 1.0 and scrap_rng.random() >= yld:
+                st.reject += 1
+                if info.rework_to is not None and scrap_rng.random() < info.rework_share:
+                    rework += 1
+                    st.rework += 1
+                    outcome = 2
+                else:
+                    scrap += 1
+                    outcome = 1
+            else:
+                good += 1
+                st.good += 1
+            st.planned_time += info.mean
+            if obs is not None:
+                off = model.counter_offset[st.id]
+                obs(
+                    self._rec(
+                        "unit",
+                        lot,
+                        info,
+                        good=int(outcome == 0),
+                        scrap=int(outcome == 1),
+                        rework=int(outcome == 2),
+                        cycle_time=t,
+                        good_count=st.good + off[0],
+                        reject_count=st.reject + off[1],
+                    )
+                )
+        t_end = env.now
+        for pool, n in info.resources:
+            pool.release(n)
+        bad = scrap + rework
+        model.op_rows.append(
+            (
+                order.order.id,
+                lot.op_index,
+                info.id,
+                st.id,
+                self.index,
+                t_start,
+                t_end,
+                setup,
+                lot.qty,
+                good,
+                bad,
+            )
+        )
+        proc = t_end - t_start - setup - self.intr
+        delay["processing"] = delay.get("processing", 0.0) + proc
+        self.lot = None
+        if obs is not None:
+            obs(
+                self._rec(
+                    "operation_end",
+                    lot,
+                    info,
+                    start=t_start,
+                    quantity=lot.qty,
+                    good=good,
+                    scrap=scrap,
+                    rework=rework,
+                )
+            )
+        st.busy -= 1
+        dest = model.finish_lot(lot, good, scrap, rework)
+        if dest is not None and not dest.offer(lot):
+            yield from self.hand_on(lot, dest)
+
+    def hand_on(self, lot: Lot, dest: Station):
+        """Blocking after service: hold the lot (Blocked) until `dest` has room for it."""
+        self.set_waiting(BLOCKED)
+        ev = self.env.event()
+        dest.hold(lot, ev)
+        t0 = self.env.now
+        yield ev
+        self.waiting = None
+        delay = lot.order.delay
+        delay["blocked"] = delay.get("blocked", 0.0) + self.env.now - t0
+
+    def _rec(self, kind: str, lot: Lot, info: OpInfo, **extra: Any) -> dict[str, Any]:
+        rec = {
+            "kind": kind,
+            "time": self.env.now,
+            "station": self.station.id,
+            "machine": self.index,
+            "machine_id": self.id,
+            "order_id": lot.order.order.id,
+            "op_index": lot.op_index,
+            "operation": info.id,
+        }
+        rec.update(extra)
+        return rec
