@@ -443,7 +443,7 @@ class Machine:
         yld = info.yield_
         scrap_rng = info.scrap_rng
         consumes = info.consumes
-        good = scrap = rework = 0
+        good, scrap, rework = done, 0, 0  # units made before a warm start count as good
         fast = self.fast
         for i in range(lot.qty - done):
             if consumes:

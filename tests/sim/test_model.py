@@ -351,3 +351,14 @@ def test_delays_add_up_to_the_lead_time(demo_plant, demo_orders) -> None:
     for oid in single.index:
         if oid not in remade and not math.isnan(lead[oid]):
             assert total[oid] == pytest.approx(lead[oid], rel=1e-9), oid
+
+
+def test_warm_start_keeps_the_units_already_made(make_plant) -> None:
+    plant = make_plant(LINE2.replace("BUF", "null"))
+    live = LiveState(
+        time=500.0, in_progress=(OperationProgress("A", 0, "a", 0, started=470.0, done_units=3),)
+    )
+    res = simulate(plant, [Order("A", "p", 5, 0, 9999)], live=live)
+    rows = {r.op_index: (r.start, r.end, r.quantity, r.good) for r in res.operations.itertuples()}
+    assert rows[0] == (500.0, 520.0, 5, 5)  # two units left of five
+    assert rows[1] == (520.0, 670.0, 5, 5)  # all five go on
