@@ -2,10 +2,10 @@
 
 Prints a table:
 1. a 10-station tandem line (buffers of 5 between stations, exponential times, Poisson
-   arrivals), 100,000 parts, run in this process twice: as a plant file through
-   `sim.simulate` (results and KPIs included), and as a bare hand-written SimPy model
-   (Store-based, nothing recorded but the sojourn times) as the yardstick; parts per
-   second for each and their ratio (target >= 0.7);
+   arrivals), 100,000 parts, run in this process as a plant file through `sim.simulate`
+   (results and KPIs included) and as a bare hand-written SimPy model (Store-based,
+   nothing recorded but the sojourn times) as the yardstick, alternately, twice each
+   (best time kept); parts per second for each and their ratio (target >= 0.7);
 2. wall time of one simulated week of the demo plant;
 3. wall time of 100 replications of that week on a local pool of 2 processes (target < 60 s).
 
@@ -107,12 +107,16 @@ def main() -> None:
 
     plant, _ = plant_from_text(tandem_yaml(), "tandem10.yaml")
     orders = poisson_orders(args.parts, 1)
-    t0 = time.perf_counter()
-    res = simulate(plant, orders, seed=1)
-    t_plantwin = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    w_bare = bare_simpy(args.parts, 1)
-    t_bare = time.perf_counter() - t0
+    # Alternate the two models (twice each) and keep each one's best time: other load on
+    # the machine then hits both alike.
+    t_plantwin = t_bare = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        res = simulate(plant, orders, seed=1)
+        t_plantwin = min(t_plantwin, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        w_bare = bare_simpy(args.parts, 1)
+        t_bare = min(t_bare, time.perf_counter() - t0)
     pw, bare = args.parts / t_plantwin, args.parts / t_bare
     rows.append(("tandem10 plantwin (full model + result)", f"{t_plantwin:.2f} s", f"{pw:,.0f} parts/s"))
     rows.append(("tandem10 bare SimPy (Store-based)", f"{t_bare:.2f} s", f"{bare:,.0f} parts/s"))
