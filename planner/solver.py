@@ -1,0 +1,347 @@
+"""Solve a plan: build the problem, warm-start from a dispatch rule, run CP-SAT, check status, extract.
+
+`solve` is the planner's front door; `dispatch_schedule` the instant answer from a rule.
+Both return the twin's `Schedule` (plant times, setup first inside [start, end)).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+
+from ortools.sat.python import cp_model
+
+from planner.data import Problem, build_problem
+from planner.dispatch import RULES, Placement, dispatch
+from planner.model import ModelVars, build_model, set_objective
+from planner.results import PlanResult
+from twin.live import LiveState
+from twin.orders import Order
+from twin.plant import Plant
+from twin.schedule import Schedule, ScheduledOperation
+
+Placements = dict[tuple[str, int], Placement]
+ExtraTerms = Callable[[cp_model.CpModel, ModelVars], cp_model.LinearExprT]
+
+
+class _BestTime(cp_model.CpSolverSolutionCallback):
+    """Records when the last improving solution arrived (time to best)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last: float | None = None
+
+    def on_solution_callback(self) -> None:
+        self.last = self.wall_time
+
+
+def to_schedule(
+    problem: Problem, placements: Placements, plant_hash: str, created_by: str, meta: dict
+) -> Schedule:
+    """Placements (model time) -> the twin's Schedule (plant time)."""
+    axis = problem.axis
+    ops = []
+    for op in problem.ops:
+        p = placements[op.key]
+        alt = op.alternatives[p.alternative]
+        start = axis.wall_start(p.start)
+        end = axis.wall_end(p.end) if p.end > p.start else start
+        ops.append(
+            ScheduledOperation(
+                order_id=op.order_id,
+                op_index=op.op_index,
+                operation=op.operation,
+                station=alt.station,
+                machine=alt.machine,
+                start=float(start),
+                end=float(max(end, start + p.setup)),
+                setup=float(p.setup),
+                quantity=op.quantity,
+            )
+        )
+    return Schedule(tuple(ops), plant_hash=plant_hash, created_by=created_by, meta=meta)
+
+
+def late_orders(problem: Problem, schedule: Schedule) -> tuple[str, ...]:
+    """Orders whose planned completion is after their due time (plant time)."""
+    done = schedule.completion()
+    return tuple(
+        sorted(oid for oid, od in problem.orders.items() if oid in done and done[oid] > od.due_wall + 1e-6)
+    )
+
+
+def objective_of(problem: Problem, placements: Placements, objective: str) -> float:
+    """The objective (seconds, weights as given) of placements, as `set_objective` defines it."""
+    makespan = max((p.end for p in placements.values()), default=0)
+    tard = 0.0
+    for oid, od in problem.orders.items():
+        chain = problem.chain(oid)
+        if od.due is None or not chain:
+            continue
+        tard += od.weight / 100 * max(0, placements[chain[-1].key].end - od.due)
+    return {"makespan": float(makespan), "tardiness": tard, "mixed": tard + makespan}[objective]
+
+
+def placements_from_schedule(problem: Problem, schedule: Schedule) -> Placements:
+    """Model-time placements of the lots a schedule has (lots it lacks are left out)."""
+    axis = problem.axis
+    by_key = {o.key: o for o in schedule.operations}
+    out: Placements = {}
+    for op in problem.ops:
+        s = by_key.get(op.key)
+        if s is None:
+            continue
+        ids = [a.machine_id for a in op.alternatives]
+        if s.machine_id not in ids:
+            continue
+        start = math.ceil(axis.model(s.start) - 1e-9)
+        i = ids.index(s.machine_id)
+        setup = round(s.setup)
+        out[op.key] = Placement(i, start, setup, start + setup + op.alternatives[i].duration)
+    return out
+
+
+def best_dispatch(problem: Problem, objective: str) -> tuple[str, Placements]:
+    """Run every rule; keep the best for `objective` (ties: the first rule)."""
+    results = [(rule, dispatch(problem, rule)) for rule in RULES]
+    return min(results, key=lambda r: objective_of(problem, r[1], objective))
+
+
+def run_model(
+    problem: Problem,
+    plant_hash: str,
+    *,
+    objective: str,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    hint: Placements | None,
+    created_by: str,
+    extra: ExtraTerms | None = None,
+    setup_model: Callable[[cp_model.CpModel, ModelVars], None] | None = None,
+    hint_feasible: bool = False,
+) -> tuple[PlanResult, ModelVars, cp_model.CpSolver]:
+    """Build, hint, solve and extract one CP-SAT model of `problem`.
+
+    With `hint_feasible` (a dispatch-rule schedule, feasible by construction), the hint is
+    returned as a FEASIBLE schedule when CP-SAT finds no solution within the time limit.
+    """
+    t0 = time.perf_counter()
+    # ---- model ----
+    model, mv = build_model(problem)
+    expr = set_objective(model, problem, mv, objective)
+    if setup_model is not None:
+        setup_model(model, mv)
+    if extra is not None:
+        expr = expr + extra(model, mv)
+    model.minimize(expr)
+    if hint:
+        add_hints(model, problem, mv, hint)
+    # ---- solve ----
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit)
+    solver.parameters.num_workers = int(workers)
+    solver.parameters.random_seed = int(seed)
+    best = _BestTime()
+    status = solver.solve(model, best)
+    seconds = time.perf_counter() - t0
+    name = solver.status_name(status)
+    notes = problem.notes
+    # ---- status check before reading values ----
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if (
+            status == cp_model.UNKNOWN
+            and hint_feasible
+            and hint is not None
+            and len(hint) == len(problem.ops)
+        ):
+            # No CP-SAT solution in time, but the dispatch-rule hint is a feasible schedule.
+            placements = dict(hint)
+            obj = objective_of(problem, placements, objective)
+            # the bound is comparable only when the objective has no extra (re-plan) terms
+            bound = (
+                max(0.0, solver.best_objective_bound / 100)
+                if math.isfinite(solver.best_objective_bound) and extra is None
+                else None
+            )
+            status_name = "FEASIBLE"
+            notes = (
+                *notes,
+                "CP-SAT found no solution within the time limit: the schedule is the dispatch-rule hint",
+            )
+        else:
+            empty = Schedule((), plant_hash=plant_hash, created_by=created_by, meta={"status": name})
+            bound = None if status != cp_model.INFEASIBLE else math.inf
+            result = PlanResult(empty, name, None, bound, None, seconds, (), 0.0, None, notes)
+            return result, mv, solver
+    else:
+        # ---- extract ----
+        placements = {}
+        for op in problem.ops:
+            ov = mv.ops[op.key]
+            alt = next(i for i, av in enumerate(ov.alts) if solver.boolean_value(av.present))
+            placements[op.key] = Placement(
+                alt, solver.value(ov.start), solver.value(ov.setup), solver.value(ov.end)
+            )
+        obj = solver.objective_value / 100
+        bound = solver.best_objective_bound / 100
+        status_name = name
+    if bound is None:
+        gap = None
+    elif status == cp_model.OPTIMAL:
+        gap = 0.0
+    else:
+        gap = max(0.0, (obj - bound) / abs(obj)) if obj else 0.0
+    name = status_name
+    meta = {
+        "objective": objective,
+        "status": name,
+        "objective_value": obj,
+        "bound": bound,
+        "gap": gap,
+        "solver_seconds": solver.wall_time,
+        "time_limit": time_limit,
+        "workers": workers,
+        "seed": seed,
+        "notes": list(notes),
+    }
+    schedule = to_schedule(problem, placements, plant_hash, created_by, meta)
+    result = PlanResult(
+        schedule=schedule,
+        status=name,
+        objective=obj,
+        bound=bound,
+        gap=gap,
+        seconds=seconds,
+        late_orders=late_orders(problem, schedule),
+        makespan=schedule.makespan,
+        time_to_best=best.last,
+        notes=notes,
+    )
+    return result, mv, solver
+
+
+def add_hints(model: cp_model.CpModel, problem: Problem, mv: ModelVars, hint: Placements) -> None:
+    """Hint every decision the placements imply: machines, times, circuit arcs, tardiness, makespan.
+
+    A complete hint lets CP-SAT start from a feasible solution at once instead of repairing
+    a partial one (measured on the demo plant: no solution in 4 s with a partial hint)."""
+    ops = {op.key: op for op in problem.ops}
+    for key, p in hint.items():
+        ov = mv.ops[key]
+        if ops[key].fixed is not None:
+            continue
+        model.add_hint(ov.start, p.start)
+        model.add_hint(ov.setup, p.setup)
+        model.add_hint(ov.end, p.end)
+        for i, av in enumerate(ov.alts):
+            model.add_hint(av.present, i == p.alternative)
+    if len(hint) < len(problem.ops):
+        return
+    for mid, arcs in mv.arcs.items():
+        nodes = mv.nodes[mid]
+        on = sorted(
+            (hint[k].start, n)
+            for n, k in enumerate(nodes, start=1)
+            if ops[k].alternatives[hint[k].alternative].machine_id == mid
+        )
+        seq = [n for _, n in on]
+        succ = dict(zip([0, *seq], [*seq, 0], strict=True)) if seq else {0: 0}
+        for i, j, lit in arcs:
+            if i == j and i != 0:
+                continue
+            model.add_hint(lit, succ.get(i) == j)
+    ends = {k: p.end for k, p in hint.items()}
+    for oid, var in mv.tardiness.items():
+        chain = problem.chain(oid)
+        due = problem.orders[oid].due
+        assert due is not None
+        model.add_hint(var, max(0, ends[chain[-1].key] - due))
+    if mv.makespan is not None:
+        model.add_hint(mv.makespan, max(ends.values(), default=0))
+
+
+def solve(
+    plant: Plant,
+    orders: Sequence[Order],
+    *,
+    objective: str = "makespan",
+    time_limit: float = 10.0,
+    workers: int = 2,
+    hint: Schedule | None = None,
+    live: LiveState | None = None,
+    seed: int = 0,
+) -> PlanResult:
+    """Plan `orders` on `plant` with CP-SAT (warm-started from `hint`, else the best dispatch rule).
+
+    objective: "makespan", "tardiness" (total weighted tardiness) or "mixed" (their sum).
+
+    Raises:
+        ValueError: an unknown objective.
+        InputError: an order for a product the plant lacks.
+        InfeasibleError: the data admit no schedule (a lot longer than any working interval,
+            a material short with no replenishment).
+    """
+    if objective not in ("makespan", "tardiness", "mixed"):
+        raise ValueError(f"objective must be makespan, tardiness or mixed, got {objective!r}")
+    problem = build_problem(plant, orders, live)
+    return solve_problem(
+        problem,
+        plant.content_hash(),
+        objective=objective,
+        time_limit=time_limit,
+        workers=workers,
+        hint=hint,
+        seed=seed,
+    )
+
+
+def solve_problem(
+    problem: Problem,
+    plant_hash: str,
+    *,
+    objective: str,
+    time_limit: float,
+    workers: int,
+    hint: Schedule | None,
+    seed: int,
+) -> PlanResult:
+    """`solve` on a built problem (the repair loop changes the problem between passes)."""
+    if hint is not None:
+        placements = placements_from_schedule(problem, hint)
+        rule = "schedule"
+    else:
+        rule, placements = best_dispatch(problem, objective)
+    result, _, _ = run_model(
+        problem,
+        plant_hash,
+        objective=objective,
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        hint=placements,
+        created_by=f"planner.solve (CP-SAT, {objective}, hint: {rule})",
+        hint_feasible=hint is None,
+    )
+    return result
+
+
+def dispatch_schedule(
+    plant: Plant, orders: Sequence[Order], *, rule: str = "EDD", live: LiveState | None = None
+) -> Schedule:
+    """An instant schedule by a dispatch rule (EDD, SPT or ATC); feasible for the same model.
+
+    Raises:
+        ValueError: an unknown rule.
+        InfeasibleError: the data admit no schedule.
+    """
+    problem = build_problem(plant, orders, live)
+    placements = dispatch(problem, rule)
+    return to_schedule(
+        problem,
+        placements,
+        plant.content_hash(),
+        f"planner.dispatch ({rule.upper()})",
+        {"rule": rule.upper()},
+    )
