@@ -70,6 +70,7 @@ class OpInfo:
         "id",
         "index",
         "mean",
+        "next_station",
         "resources",
         "rework_share",
         "rework_to",

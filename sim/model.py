@@ -112,6 +112,8 @@ class PlantModel:
                 info.samplers = {s: sampler(op.time, station_rng[s]) for s in op.stations}
                 info.scrap_rng = stream(self.seed, self.replication, f"scrap:{product.id}/{op.id}")
                 info.simple = not (info.resources or info.consumes or info.batch or info.yield_ < 1.0)
+                nxt = product.routing[k + 1].stations if k + 1 < len(product.routing) else ()
+                info.next_station = self.stations[nxt[0]] if len(nxt) == 1 else None
                 infos.append(info)
             out[product.id] = infos
         return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -80,6 +81,37 @@ def frame(rows: list[tuple], columns: dict[str, str], replication: int) -> pd.Da
     return pd.DataFrame(data)
 
 
+def _state_frame(model: PlantModel, until: float, rep: int) -> pd.DataFrame:
+    """Every machine's state intervals up to `until` (the current one closed there)."""
+    rows: list[tuple[str, float, float]] = []
+    stations: list[str] = []
+    machines: list[int] = []
+    counts: list[int] = []
+    for st in model.stations.values():
+        for m in st.machines:
+            log = m.log
+            if until < model.env.now:
+                log = [(x, a, min(b, until)) for x, a, b in log if a < until]
+            n = len(rows)
+            rows.extend(log)
+            if until > m.since:
+                rows.append((m.state, m.since, until))
+            stations.append(st.id)
+            machines.append(m.index)
+            counts.append(len(rows) - n)
+    station_idx = np.repeat(np.arange(len(stations)), counts)
+    return pd.DataFrame(
+        {
+            "replication": np.full(len(rows), rep, dtype="int64"),
+            "station": pd.array(np.array(stations, dtype=object), dtype="str").take(station_idx),
+            "machine": np.repeat(np.array(machines, dtype="int64"), counts),
+            "state": _str_column([r[0] for r in rows]),
+            "start": np.array([r[1] for r in rows], dtype="float64"),
+            "end": np.array([r[2] for r in rows], dtype="float64"),
+        }
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class SimResult:
     """One run: frames (see the module docstring), flat KPIs, and how it was seeded."""
@@ -92,9 +124,16 @@ class SimResult:
     until: float
     start: float = 0.0
     replication: int = 0
-    delays: pd.DataFrame = field(default_factory=lambda: frame([], DELAY_COLUMNS, 0))
     elements: dict[str, TimeElements] = field(default_factory=dict)
     """ISO 22400 time elements per station (twin.kpi), for aggregating over runs."""
+    delay_by_order: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Order id -> cause -> seconds; `delays` is the same as a long frame."""
+
+    @cached_property
+    def delays(self) -> pd.DataFrame:
+        """replication, order_id, cause, seconds (built when first asked for)."""
+        rows = [(oid, c, sec) for oid, d in self.delay_by_order.items() for c, sec in d.items()]
+        return frame(rows, DELAY_COLUMNS, self.replication)
 
 
 def build_result(model: PlantModel, until: float, replication: int | None = None) -> SimResult:
@@ -103,15 +142,7 @@ def build_result(model: PlantModel, until: float, replication: int | None = None
     start = model.start
     ops = frame(model.op_rows, OPERATION_COLUMNS, rep)
 
-    state_rows: list[tuple] = []
-    for st in model.stations.values():
-        for m in st.machines:
-            state_rows.extend(m.log)
-            if until > m.since:
-                state_rows.append((st.id, m.index, m.state, m.since, until))
-    if state_rows and until < model.env.now:
-        state_rows = [(s, k, x, a, min(b, until)) for s, k, x, a, b in state_rows if a < until]
-    states = frame(state_rows, STATE_COLUMNS, rep)
+    states = _state_frame(model, until, rep)
 
     live_orders = [os_ for os_ in model.order_list if os_.completion != -math.inf]  # -inf: done before start
     ids = [os_.order.id for os_ in live_orders]
@@ -136,9 +167,6 @@ def build_result(model: PlantModel, until: float, replication: int | None = None
             "tardiness": tard,
             "on_time": ok,
         }
-    )
-    delays = frame(
-        [(os_.order.id, c, sec) for os_ in live_orders for c, sec in os_.delay.items()], DELAY_COLUMNS, rep
     )
     completed = int(done.sum())
     judged = done | (due <= until)
@@ -183,6 +211,6 @@ def build_result(model: PlantModel, until: float, replication: int | None = None
         until=until,
         start=start,
         replication=rep,
-        delays=delays,
+        delay_by_order={os_.order.id: dict(os_.delay) for os_ in live_orders},
         elements=elements,
     )

@@ -10,6 +10,7 @@ numbers (common random numbers). Work sent to an executor is a picklable call of
 from __future__ import annotations
 
 import concurrent.futures as cf
+import gc
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -78,20 +79,29 @@ def run_one(
     live: LiveState | None,
 ) -> SimResult:
     """Replication `replication`: build the model, run it to `until` (or until all work is done)."""
-    start = live.time if live is not None else 0.0
-    book = orders_for(plant, orders, until, seed, replication, start)
-    model = PlantModel(
-        plant,
-        orders=book,
-        schedule=schedule,
-        rule=rule,
-        seed=seed,
-        replication=replication,
-        live=live,
-        horizon=until,
-    )
-    model.run(until)
-    return model.result(until if until is not None else model.env.now)
+    # A run makes millions of short-lived objects and no reference cycles on its hot path:
+    # pausing the cyclic collector (which would scan every live object again and again)
+    # saves a fifth of the time; it resumes afterwards.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = live.time if live is not None else 0.0
+        book = orders_for(plant, orders, until, seed, replication, start)
+        model = PlantModel(
+            plant,
+            orders=book,
+            schedule=schedule,
+            rule=rule,
+            seed=seed,
+            replication=replication,
+            live=live,
+            horizon=until,
+        )
+        model.run(until)
+        return model.result(until if until is not None else model.env.now)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def simulate(

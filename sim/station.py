@@ -123,7 +123,7 @@ class Station:
                 return True
         if self.cap is None or len(self.queue) + len(self.waiting) < self.cap:
             lot.t_arrive = self.env.now
-            if lot.kind is MAIN and lot.key in self.planned:
+            if self.planned and lot.kind is MAIN and lot.key in self.planned:
                 self.waiting[lot.key] = lot
             else:
                 self.queue.append(lot)
@@ -157,7 +157,8 @@ class Station:
             key = seq[0].key
             lot = self.waiting.pop(key, None)
             if lot is not None:
-                self._freed()
+                if self.blocked:
+                    self._freed()
                 return lot, seq.popleft()
             for i, (lot, ev, since) in enumerate(self.blocked):
                 if lot.kind is MAIN and lot.key == key:
@@ -168,7 +169,8 @@ class Station:
         if self.queue:
             q = self.queue
             lot = q.pop(0) if self.model.rule == "FIFO" or len(q) == 1 else q.pop(self.model.pick(q, self.id))
-            self._freed()
+            if self.blocked:
+                self._freed()
             return lot, None
         for i, (lot, ev, since) in enumerate(self.blocked):
             if lot.kind is not MAIN or lot.key not in self.planned:
@@ -190,7 +192,7 @@ class Machine:
         self.id = f"{station.id}/{index}"
         self.state = IDLE
         self.since = self.env.now
-        self.log: list[tuple[str, int, str, float, float]] = []
+        self.log: list[tuple[str, float, float]] = []  # (state, start, end)
         self.seq: deque[ScheduledOperation] = deque()
         self.wake: simpy.Event | None = None
         self.waiting: str | None = None
@@ -215,10 +217,10 @@ class Machine:
         now = self.env.now
         log = self.log
         if now > self.since:
-            log.append((self.station.id, self.index, self.state, self.since, now))
+            log.append((self.state, self.since, now))
             self.since = now
-        elif log and log[-1][2] is state and log[-1][4] == now:
-            self.since = log.pop()[3]
+        elif log and log[-1][0] is state and log[-1][2] == now:
+            self.since = log.pop()[1]
         obs = self.model.observer
         if obs is not None:
             obs(
@@ -345,17 +347,27 @@ class Machine:
         timeout = env.timeout
         qname, sid, index = st.qname, st.id, self.index
         op_rows = model.op_rows
+        fifo = model.rule == "FIFO"
         while True:
-            got = st.take_for(self)
+            if fifo and st.queue and not self.seq:  # take_for's common case, inlined
+                got = (st.queue.pop(0), None)
+                if st.blocked:
+                    st._freed()
+            else:
+                got = st.take_for(self)
             if got is None:
-                self.set_waiting(STARVED if self.seq else IDLE)
+                wait = STARVED if self.seq else IDLE
+                self.waiting = wait
+                self.set_state(st.waiting_label(wait) if st.off else wait)
                 ev = self.wake = env.event()
                 st.idle.append(self)
                 lot = yield ev
                 self.waiting = None
                 if lot is None:
                     continue
-                sop = self.seq.popleft() if lot.kind is MAIN and lot.key in st.planned else None
+                sop = (
+                    self.seq.popleft() if st.planned and lot.kind is MAIN and lot.key in st.planned else None
+                )
             else:
                 lot, sop = got
             st.busy += 1
@@ -388,7 +400,11 @@ class Machine:
             delay["processing"] = delay.get("processing", 0.0) + (t_end - now)
             st.busy -= 1
             self.lot = None
-            dest = model.finish_lot(lot, qty, 0, 0)
+            dest = info.next_station
+            if dest is not None:  # the common case of model.finish_lot, inlined
+                lot.op_index += 1
+            else:
+                dest = model.finish_lot(lot, qty, 0, 0)
             if dest is not None and not dest.offer(lot):
                 yield from self.hand_on(lot, dest)
 
