@@ -1,0 +1,250 @@
+"""`plantwin history list|show|export|export-actuals|compare`: browse and export the history."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from plantwin.common import emit_json, out_console, report_errors
+from plantwin.recording import DbOption, open_history_reader
+from twin.errors import InputError, Issue
+from twin.history import HistoryStore
+from twin.timeutil import parse_time
+
+history_app = typer.Typer(
+    help="Browse the history of runs (plans, simulations, scenarios, verdicts, dispatches, sync, demo).",
+    no_args_is_help=True,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(history_app, name="history")
+
+
+def _when(value: Any, short: bool = False) -> str:
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append(
+            {k: (v.isoformat() if isinstance(v, datetime | pd.Timestamp) else v) for k, v in row.items()}
+        )
+    return out
+
+
+def _text(value: Any) -> str:
+    """A table cell: '' for a missing value (None or NaN from pandas)."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def _cell(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:.4g}"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _kpi_text(kpis: dict[str, Any], limit: int = 3) -> str:
+    items = [(k, v) for k, v in kpis.items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    return ", ".join(f"{k}={v:.4g}" for k, v in items[:limit])
+
+
+@history_app.command("list")
+@report_errors
+def list_runs(
+    kind: Annotated[str | None, typer.Option(help="Only this kind (plan, simulation, ...).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only runs since an ISO time or an age ('2h', '7d').")
+    ] = None,
+    plant: Annotated[str | None, typer.Option(help="Only runs of this plant (name or hash prefix).")] = None,
+    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many runs, newest first.")] = 50,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List recorded runs, newest first."""
+    with open_history_reader(db) as store:
+        runs = store.list_runs(kind, since, limit, plant=plant, status=status)
+        where = store.path
+    if json_out:
+        for col in ("params", "kpis"):
+            runs[col] = [json.loads(v) for v in runs[col]]
+        emit_json({"db": where, "runs": _records(runs)})
+        return
+    if runs.empty:
+        out_console.print(f"No runs recorded in {where}.", highlight=False)
+        return
+    table = Table(title=f"Runs in {where}")
+    wide = out_console.width >= 120  # KPIs only where they fit; 'show' has them all
+    id_width = int(runs["id"].str.len().max())
+    table.add_column("id", no_wrap=True, min_width=id_width)
+    table.add_column("when", no_wrap=True, min_width=16)
+    for col in ("status", "plant", "parent"):
+        table.add_column(col, overflow="fold")
+    if wide:
+        table.add_column("KPIs", overflow="fold")
+    for row in runs.itertuples():
+        cells = [
+            row.id,
+            _when(row.created_at, short=True),
+            _text(row.status),
+            _text(row.plant_name),
+            _text(row.parent),
+        ]
+        if wide:
+            cells.append(_kpi_text(json.loads(row.kpis), limit=3))
+        table.add_row(*cells)
+    out_console.print(table)
+
+
+@history_app.command("show")
+@report_errors
+def show(
+    run: Annotated[str, typer.Argument(help="Run id (or a unique prefix of it).")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show one run: who started it, plant, parameters, KPIs, what it holds, its children."""
+    with open_history_reader(db) as store:
+        info = store.get_run(run)
+        verdict_orders = store.get_verdict_orders(info["id"]) if "verdict" in info else None
+    if json_out:
+        info["created_at"] = info["created_at"].isoformat()
+        if verdict_orders is not None:
+            info["verdict"]["orders"] = verdict_orders.drop(columns=["delay"]).to_dict(orient="records")
+        emit_json({"run": info})
+        return
+    p = out_console.print
+    p(f"[bold]{info['id']}[/] ({info['kind']}, {info['status']})")
+    p(f"  when        {_when(info['created_at'])}", highlight=False)
+    p(f"  started by  {info['started_by']}", highlight=False, markup=False)
+    if info["plant_hash"]:
+        p(f"  plant       {info['plant_name']} ({info['plant_hash'][:12]})", highlight=False)
+    if info["orders_hash"]:
+        p(f"  orders      book {info['orders_hash'][:12]}", highlight=False)
+    if info["parent"]:
+        p(f"  parent      {info['parent']}", highlight=False)
+    if info["params"]:
+        p(f"  params      {json.dumps(info['params'], sort_keys=True)}", highlight=False, markup=False)
+    if info["kpis"]:
+        p("  kpis", highlight=False)
+        for name, value in sorted(_flat(info["kpis"]).items()):
+            p(f"    {name:<40} {_number(value)}", highlight=False, markup=False)
+    if info["files"]:
+        sizes = ", ".join(f"{k} ({len(str(v)):,} chars)" for k, v in sorted(info["files"].items()))
+        p(f"  files       {sizes}", highlight=False, markup=False)
+    for name, est in info["estimates"].items():
+        p(
+            f"  {name:<28} {est['mean']:.4g}  [{est['low']:.4g}, {est['high']:.4g}]  n={est['n']}",
+            highlight=False,
+        )
+    if info["rows"]:
+        p("  holds       " + ", ".join(f"{t}: {n}" for t, n in info["rows"].items()), highlight=False)
+    if "verdict" in info:
+        v = info["verdict"]
+        head = "accepted" if v["accepted"] else "refused"
+        p(f"  verdict     {head} ({v['replications']} replications, seed {v['seed']})", highlight=False)
+        for reason in v["reasons"]:
+            p(f"    - {reason}", highlight=False, markup=False)
+    if info["children"]:
+        p("  children    " + ", ".join(info["children"]), highlight=False)
+
+
+@history_app.command("export")
+@report_errors
+def export(
+    run: Annotated[str, typer.Argument(help="Run id (or a unique prefix of it).")],
+    to: Annotated[str, typer.Option("--to", help="Output file, .parquet or .csv.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Export a run: its main table to FILE, its other tables beside it (FILE stem + .table)."""
+    with open_history_reader(db) as store:
+        run_id = store.resolve_run(run)
+        files = store.export_run(run_id, to)
+    if json_out:
+        emit_json({"run": run_id, "files": [str(f) for f in files]})
+        return
+    for f in files:
+        out_console.print(str(f), highlight=False)
+
+
+def _bound(value: str | None, store: HistoryStore, name: str) -> float | None:
+    """Plant seconds from an ISO time or seconds (or a duration) after the plant epoch."""
+    if value is None:
+        return None
+    plant = store.latest_plant()
+    try:
+        if plant is None:
+            return float(value)
+        return parse_time(value, plant.epoch)
+    except ValueError as exc:
+        raise InputError(Issue(f"{exc}", "<command line>", path=name)) from None
+
+
+@history_app.command("export-actuals")
+@report_errors
+def export_actuals(
+    to: Annotated[str, typer.Option("--to", help="Output file for the events, .parquet or .csv.")],
+    start: Annotated[str | None, typer.Option(help="From (ISO time, or plant seconds).")] = None,
+    end: Annotated[str | None, typer.Option(help="Until, exclusive (ISO time, or plant seconds).")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Export the floor's actual events in a time window to FILE, tag values beside it (.values)."""
+    with open_history_reader(db) as store:
+        files = store.export_actuals(_bound(start, store, "--start"), _bound(end, store, "--end"), to)
+    if json_out:
+        emit_json({"files": [str(f) for f in files]})
+        return
+    for f in files:
+        out_console.print(str(f), highlight=False)
+
+
+@history_app.command("compare")
+@report_errors
+def compare(
+    a: Annotated[str, typer.Argument(help="First run (the baseline).")],
+    b: Annotated[str, typer.Argument(help="Second run.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """KPIs of two runs side by side, with the difference b - a."""
+    with open_history_reader(db) as store:
+        a_id, b_id = store.resolve_run(a), store.resolve_run(b)
+        frame = store.compare_runs(a_id, b_id)
+    if json_out:
+        emit_json({"a": a_id, "b": b_id, "kpis": _records(frame)})
+        return
+    table = Table(title=f"{a_id} vs {b_id}")
+    for col in ("KPI", "a", "b", "b - a", "relative"):
+        table.add_column(col, justify="left" if col == "KPI" else "right")
+    for row in frame.itertuples():
+        rel = "" if pd.isna(row.relative) else f"{row.relative:+.1%}"
+        diff = "" if pd.isna(row.difference) else f"{row.difference:+.4g}"
+        table.add_row(row.kpi, _cell(row.a), _cell(row.b), diff, rel)
+    out_console.print(table)
