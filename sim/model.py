@@ -145,7 +145,6 @@ class PlantModel:
     ) -> None:
         """Add orders (released now or at their release) and append planned operations to the
         machines' sequences. Operations of unknown or finished orders are ignored."""
-        env = self.env
         completed = live.completed if live is not None else frozenset()
         progress = {(p.order_id, p.op_index): p for p in live.in_progress} if live is not None else {}
         new: list[OrderState] = []
@@ -188,7 +187,6 @@ class PlantModel:
                 ev.succeed(None)  # type: ignore[union-attr]
         for os_ in new:
             self._release(os_, completed, progress, live)
-        del env
 
     def _release(
         self,

@@ -27,6 +27,7 @@ from twin.states import MachineState
 if TYPE_CHECKING:
     from sim.model import PlantModel
 
+# Column names and dtypes of the frames (the history store takes them as they are).
 OPERATION_COLUMNS = {
     "replication": "int64",
     "order_id": "object",
