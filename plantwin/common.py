@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 
 from twin.errors import InputError, Issue, PlantwinError
 from twin.loader import load_orders, load_plant, shipped_orders_path
@@ -59,7 +60,9 @@ def open_plant(plant: str, *, warn: bool = True) -> tuple[Plant, Path, list[Issu
     model, warnings = load_plant(path)
     if warn:
         for w in warnings:
-            err_console.print(f"[yellow]plantwin: warning: {w}[/]", highlight=False)
+            err_console.print(
+                f"[yellow]plantwin: warning: {escape(str(w))}[/]", highlight=False, soft_wrap=True
+            )
     return model, path, warnings
 
 
@@ -100,10 +103,10 @@ def report_errors(func: Callable[P, R]) -> Callable[P, R]:
         except InputError as exc:
             for issue in exc.issues:
                 sev = "warning" if issue.severity == "warning" else "error"
-                err_console.print(f"plantwin: {sev}: {issue}", highlight=False, markup=False)
+                err_console.print(f"plantwin: {sev}: {issue}", highlight=False, markup=False, soft_wrap=True)
             raise SystemExit(2) from None
         except PlantwinError as exc:
-            err_console.print(f"plantwin: error: {exc}", highlight=False, markup=False)
+            err_console.print(f"plantwin: error: {exc}", highlight=False, markup=False, soft_wrap=True)
             raise SystemExit(2) from None
         except UserExit as exc:
             raise SystemExit(exc.code) from None

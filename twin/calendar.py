@@ -39,6 +39,8 @@ def _clock(value: Any) -> time:
 
 
 def _days(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, str | list | tuple):
+        raise ValueError(f"expected a day, a day range or a list of days (e.g. 'mon-fri'), got {value!r}")
     items = [value] if isinstance(value, str) else list(value)
     out: list[str] = []
     for item in items:

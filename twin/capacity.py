@@ -11,6 +11,7 @@ maintenance. A load above 1 means the station cannot do the work in the window.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from twin.orders import Order
@@ -81,17 +82,28 @@ def _work_per_unit_rate(plant: Plant, product_id: str, quantity: float) -> dict[
 
 def _available(plant: Plant, station_id: str, start: float, end: float) -> float:
     st = plant.station_map[station_id]
-    working = plant.working_time(station_id, end + 86400).working_seconds(start, end)
-    maintenance = 0.0
+    calendar = plant.working_time(station_id, end + 86400)
+    working = calendar.working_seconds(start, end)
+    # Maintenance takes only the working time it overlaps (a window at night costs no capacity);
+    # overlapping windows count once.
+    windows: list[tuple[float, float]] = []
     for m in st.maintenance:
         t0 = parse_time(m.start, plant.epoch)
         t_end = parse_time(m.until, plant.epoch) if m.until is not None else end
         t = t0
         while t < min(end, t_end):
-            maintenance += max(0.0, min(t + m.duration, end) - max(t, start))
+            if t + m.duration > start:
+                windows.append((max(t, start), min(t + m.duration, end)))
             if m.every is None:
                 break
             t += m.every
+    maintenance = 0.0
+    reach = start
+    for a, b in sorted(windows):
+        a = max(a, reach)
+        if b > a:
+            maintenance += calendar.working_seconds(a, b)
+            reach = b
     avail = st.failures.availability if st.failures is not None else 1.0
     return max(0.0, working - maintenance) * st.machines * avail
 
@@ -102,6 +114,8 @@ def capacity_for_orders(plant: Plant, orders: list[Order]) -> CapacityReport:
         raise ValueError("an empty order book has no load")
     start = min(o.release for o in orders)
     end = max(o.due for o in orders)
+    if not math.isfinite(end):
+        raise ValueError("an order without a due time leaves the capacity window open")
     demand: dict[str, float] = {s.id: 0.0 for s in plant.stations}
     for order in orders:
         for s, w in _work_per_unit_rate(plant, order.product, order.quantity).items():

@@ -221,6 +221,16 @@ def expand_short_form(value: Any) -> Any:
         return value
     if isinstance(value, int | float | str) and not isinstance(value, bool):
         return {"kind": "deterministic", "value": value}
+    if value is None or isinstance(value, bool | list | tuple):
+        raise ValueError(
+            f"expected a time (e.g. 45, '45s', '5m') or a distribution like {{exponential: 5m}}, "
+            f"got {value!r}"
+        )
+    if isinstance(value, dict) and "kind" not in value and len(value) != 1:
+        raise ValueError(
+            f"a distribution is a mapping of one kind to its parameters, e.g. {{exponential: 5m}}; "
+            f"got keys {', '.join(map(str, value)) or 'none'}"
+        )
     if isinstance(value, dict) and "kind" not in value and len(value) == 1:
         ((kind, arg),) = value.items()
         if kind not in _KINDS:

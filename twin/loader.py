@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import math
+import re
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -35,11 +36,24 @@ def _read(path: FsPath) -> str:
 
 def pydantic_issues(exc: ValidationError, doc: SourceDoc, prefix: tuple = ()) -> list[Issue]:
     """Translate pydantic's errors into issues with the line of the field."""
-    issues = []
-    for e in exc.errors():
+    errors = exc.errors()
+    locs = []
+    for e in errors:
         # Drop discriminator/function tags pydantic inserts into the location.
         loc = tuple(p for p in e["loc"] if isinstance(p, int) or ("[" not in p and "-" not in p))
-        loc = (*prefix, *loc)
+        locs.append((*prefix, *loc))
+    issues = []
+    for e, loc in zip(errors, locs, strict=True):
+        if e["type"] == "too_short" and any(o[: len(loc)] == loc and len(o) > len(loc) for o in locs):
+            # A list whose only items failed is then "too short": the item errors say it all.
+            continue
+        if e["type"] != "missing" and loc not in doc.lines:
+            # A field the short forms add (`time: 5` -> time.deterministic.value): name what
+            # the user wrote instead.
+            for k in range(len(loc) - 1, max(len(prefix), len(loc) - 3), -1):
+                if loc[:k] in doc.lines:
+                    loc = loc[:k]
+                    break
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling)"
@@ -86,7 +100,11 @@ def shipped_orders_path(plant_path: str | FsPath, plant: Plant) -> FsPath | None
     return (FsPath(plant_path).parent / plant.orders).resolve()
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 ORDER_FIELDS = ("id", "product", "quantity", "release", "due", "weight")
+MAX_ORDER_OFFSET = 10 * 365.25 * 86400.0
+"""Order times further than this from the plant epoch are refused (a mistyped year would
+otherwise make every calendar compile decades of shifts)."""
 
 
 def _order_from_row(
@@ -128,6 +146,14 @@ def _order_from_row(
         if not math.isfinite(t):
             issues.append(where(name, f"{name} must be finite"))
             return default
+        if abs(t) > MAX_ORDER_OFFSET:
+            issues.append(
+                where(
+                    name,
+                    f"{name} is more than 10 years from the plant epoch ({plant.epoch:%Y-%m-%d}): a typo?",
+                )
+            )
+            return default
         return t
 
     release = time_of("release", 0.0)
@@ -157,9 +183,12 @@ def orders_from_csv(text: str, plant: Plant, source: str = "<orders.csv>") -> li
     Raises:
         InputError: every bad row and field, with its line.
     """
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))  # spreadsheets write a BOM
     if reader.fieldnames is None:
         raise InputError(Issue("empty order file (expected a header line)", source, 1))
+    twice = sorted({f for f in reader.fieldnames if reader.fieldnames.count(f) > 1})
+    if twice:
+        raise InputError(Issue(f"header repeats column(s) {', '.join(twice)}", source, 1))
     missing = [f for f in ("id", "product", "quantity", "due") if f not in reader.fieldnames]
     if missing:
         raise InputError(Issue(f"header lacks column(s) {', '.join(missing)}", source, 1))
@@ -191,10 +220,28 @@ def orders_from_json(text: str, plant: Plant, source: str = "<orders.json>") -> 
         InputError: every bad order and field, with its line.
     """
     try:
-        json.loads(text)
+        parsed = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(Issue(f"not valid JSON: {exc.msg}", source, exc.lineno)) from None
-    doc = parse_yaml(text, source)
+    except RecursionError:
+        raise InputError(Issue("not valid JSON: nested too deeply", source, 1)) from None
+    try:
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        msg = "a \\u escape makes half a character (a lone surrogate): write the character itself"
+        raise InputError(Issue(msg, source, 1)) from None
+    # The data is json's; YAML (a superset of JSON, almost) only finds the line of each field.
+    # A raw tab in valid JSON is whitespace (inside strings it must be escaped), which YAML
+    # forbids as indentation; YAML reads an escaped surrogate pair as two halves, so those
+    # escapes are masked for the line map; where YAML still cannot follow (keys over 1024
+    # characters) the issues name line 1.
+    try:
+        lines = parse_yaml(_SURROGATE_ESCAPE.sub(r"\\u0078", text.replace("\t", " ")), source).lines
+    except InputError as exc:
+        if any(i.path for i in exc.issues):  # a key repeated in one object
+            raise
+        lines = {(): 1}
+    doc = SourceDoc(parsed, lines, source)
     data, prefix = doc.data, ()
     if isinstance(data, dict) and "orders" in data:
         data, prefix = data["orders"], ("orders",)

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from twin.calendar import CalendarSpec, WorkingTime
-from twin.distributions import Dist
-from twin.timeutil import parse_duration
+from twin.distributions import Deterministic, Dist
+from twin.timeutil import parse_duration, parse_time
 
 _ID = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 TAG_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=", "browse:")
@@ -36,6 +36,31 @@ def _duration(value: Any) -> float:
 
 def _opt_duration(value: Any) -> float | None:
     return None if value is None else parse_duration(value)
+
+
+_PROBE_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _time_ref(value: Any) -> float | str:
+    """A plant time as written (seconds, a duration after the epoch, or an ISO datetime), checked
+    now so a typo is a load error rather than a crash when the time is first used. An unquoted
+    YAML timestamp arrives as a datetime and is kept as its ISO string."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            parse_time(value, _PROBE_EPOCH)
+        except ValueError:
+            raise ValueError(
+                f"cannot read time {value!r}: use an ISO datetime like '2026-12-02T06:00:00+01:00', "
+                "or seconds / a duration ('36h') after the plant epoch"
+            ) from None
+        return value.strip()
+    return parse_duration(value)
+
+
+def _opt_time_ref(value: Any) -> float | str | None:
+    return None if value is None else _time_ref(value)
 
 
 class Failures(_Model):
@@ -61,6 +86,8 @@ class Maintenance(_Model):
 
     _d = field_validator("duration", mode="before")(_duration)
     _e = field_validator("every", mode="before")(_opt_duration)
+    _s = field_validator("start", mode="before")(_time_ref)
+    _u = field_validator("until", mode="before")(_opt_time_ref)
 
     @field_validator("duration")
     @classmethod
@@ -68,6 +95,19 @@ class Maintenance(_Model):
         if value <= 0:
             raise ValueError("maintenance duration must be positive")
         return value
+
+    @field_validator("every")
+    @classmethod
+    def _positive_period(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("a repeating maintenance needs a positive period 'every'")
+        return value
+
+    @model_validator(mode="after")
+    def _period_holds_window(self) -> Maintenance:
+        if self.every is not None and self.every < self.duration:
+            raise ValueError(f"'every' ({self.every:g} s) is shorter than the window ({self.duration:g} s)")
+        return self
 
 
 class Setups(_Model):
@@ -178,6 +218,8 @@ class Delivery(_Model):
     at: float | str
     quantity: float = Field(gt=0)
 
+    _a = field_validator("at", mode="before")(_time_ref)
+
 
 class Replenishment(_Model):
     """Reorder-point replenishment: order `quantity` when stock falls to `reorder_point`."""
@@ -248,7 +290,7 @@ class OrderStream(_Model):
 
     interarrival: Dist
     mix: dict[str, float] = Field(min_length=1)
-    quantity: Dist = Field(default_factory=lambda: 1)  # type: ignore[arg-type]
+    quantity: Dist = Field(default_factory=lambda: Deterministic(value=1))  # type: ignore[arg-type]
     due_after: float = 86400.0
     weight: float = 1.0
 

@@ -51,7 +51,8 @@ class Schedule:
         ops = tuple(sorted(self.operations, key=lambda o: (o.start, o.station, o.machine)))
         object.__setattr__(self, "operations", ops)
         for op in ops:
-            if op.end < op.start or op.setup < 0 or op.setup > op.end - op.start + 1e-9:
+            slack = 1e-9 * max(1.0, abs(op.end))  # start + setup + work rounds at large times
+            if op.end < op.start or op.setup < 0 or op.setup > op.end - op.start + slack:
                 raise ValueError(f"operation {op.key}: bad times start={op.start} end={op.end}")
 
     @property
@@ -105,7 +106,11 @@ class Schedule:
     def to_csv(self) -> str:
         buf = io.StringIO()
         fields = list(ScheduledOperation.__dataclass_fields__)
-        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        # The csv module leaves a lone '\r' unquoted when lines end in '\n' (and cannot read it
+        # back): quote every text field in that rare case.
+        texts = (t for o in self.operations for t in (o.order_id, o.operation, o.station))
+        quoting = csv.QUOTE_NONNUMERIC if any("\r" in t for t in texts) else csv.QUOTE_MINIMAL
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", quoting=quoting)
         writer.writeheader()
         for op in self.operations:
             writer.writerow(asdict(op))

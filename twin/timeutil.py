@@ -81,4 +81,14 @@ def parse_time(value: object, epoch: datetime) -> float:
             return to_seconds(datetime.fromisoformat(value.strip()), epoch)
         except ValueError as exc:
             raise ValueError(f"cannot read time {value!r}: {exc}") from None
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            if not str(exc).startswith("cannot read duration"):
+                raise
+            raise ValueError(
+                f"cannot read time {value!r}: use an ISO datetime (2026-12-02T06:00:00+01:00) "
+                "or seconds / a duration ('36h') after the plant epoch"
+            ) from None
     return parse_duration(value)

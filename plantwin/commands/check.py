@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from plantwin.common import emit_json, open_orders, open_plant, out_console, report_errors
@@ -62,13 +63,15 @@ def check(
     if json_out:
         emit_json(summary)
         return
-    out_console.print(
-        f"[bold]{model.name}[/] ({path}): {len(model.lines)} lines, {summary['stations']} stations, "
+    out_console.print(  # soft_wrap: a pipe gets whole lines, not lines cut at 80 columns
+        f"[bold]{model.name}[/] ({escape(str(path))}): {len(model.lines)} lines, "
+        f"{summary['stations']} stations, "
         f"{summary['machines']} machines, {len(model.products)} products, "
-        f"calendars: {', '.join(summary['calendars']) or 'none (always working)'}"
+        f"calendars: {escape(', '.join(summary['calendars'])) or 'none (always working)'}",
+        soft_wrap=True,
     )
     if book:
-        out_console.print(f"{len(book)} orders, {sum(o.quantity for o in book)} units")
+        out_console.print(f"{len(book)} orders, {sum(o.quantity for o in book)} units", soft_wrap=True)
     if report is None:
         out_console.print("No order book or order stream: no capacity report.")
         return
