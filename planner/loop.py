@@ -68,6 +68,7 @@ def plan_until_accepted(
     live: LiveState | None = None,
     executor: cf.Executor | None = None,
     progress: Callable[..., object] | None = None,
+    work_limit: float | None = None,
 ) -> LoopResult:
     """Plan, check with the simulator, repair and re-plan until accepted (or `max_iterations`).
 
@@ -102,6 +103,7 @@ def plan_until_accepted(
             workers=workers,
             hint=None,
             seed=seed,
+            work_limit=work_limit,
         )
         if not result.schedule.operations:
             raise InfeasibleError(f"pass {iteration}: CP-SAT returned {result.status} and no schedule")

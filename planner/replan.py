@@ -60,6 +60,7 @@ def replan(
     time_limit: float = 10.0,
     workers: int = 2,
     change_weight: float = 1.0,
+    work_limit: float | None = None,
 ) -> ReplanResult:
     """Re-plan `orders` plus the `rush` orders from `live`, keeping the floor's near future.
 
@@ -160,6 +161,7 @@ def replan(
         workers=workers,
         seed=0,
         hint=hint,
+        work_limit=work_limit,
         created_by=f"planner.replan (CP-SAT, frozen {frozen_horizon:g} s, rush {','.join(sorted(rush_ids))})",
         extra=extra,
         setup_model=setup_model,

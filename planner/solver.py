@@ -117,6 +117,7 @@ def run_model(
     workers: int,
     seed: int,
     hint: Placements | None,
+    work_limit: float | None = None,
     created_by: str,
     extra: ExtraTerms | None = None,
     setup_model: Callable[[cp_model.CpModel, ModelVars], None] | None = None,
@@ -143,6 +144,11 @@ def run_model(
     solver.parameters.max_time_in_seconds = float(time_limit)
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
+    if work_limit is not None:
+        # A deterministic limit with interleaved workers makes the search reproducible run to
+        # run (a wall-clock limit does not: the plan depends on the machine's load).
+        solver.parameters.max_deterministic_time = float(work_limit)
+        solver.parameters.interleave_search = True
     best = _BestTime()
     status = solver.solve(model, best)
     seconds = time.perf_counter() - t0
@@ -202,6 +208,7 @@ def run_model(
         "gap": gap,
         "solver_seconds": solver.wall_time,
         "time_limit": time_limit,
+        "work_limit": work_limit,
         "workers": workers,
         "seed": seed,
         "notes": list(notes),
@@ -272,10 +279,13 @@ def solve(
     hint: Schedule | None = None,
     live: LiveState | None = None,
     seed: int = 0,
+    work_limit: float | None = None,
 ) -> PlanResult:
     """Plan `orders` on `plant` with CP-SAT (warm-started from `hint`, else the best dispatch rule).
 
     objective: "makespan", "tardiness" (total weighted tardiness) or "mixed" (their sum).
+    work_limit: CP-SAT deterministic seconds; when given, the same inputs give the same plan
+    on any machine load (`time_limit` then only caps the wall time).
 
     Raises:
         ValueError: an unknown objective.
@@ -294,6 +304,7 @@ def solve(
         workers=workers,
         hint=hint,
         seed=seed,
+        work_limit=work_limit,
     )
 
 
@@ -306,6 +317,7 @@ def solve_problem(
     workers: int,
     hint: Schedule | None,
     seed: int,
+    work_limit: float | None = None,
 ) -> PlanResult:
     """`solve` on a built problem (the repair loop changes the problem between passes)."""
     if hint is not None:
@@ -321,6 +333,7 @@ def solve_problem(
         workers=workers,
         seed=seed,
         hint=placements,
+        work_limit=work_limit,
         created_by=f"planner.solve (CP-SAT, {objective}, hint: {rule})",
         hint_feasible=hint is None,
     )

@@ -125,7 +125,7 @@ class TwinEngine:
             return PlanOutcome(schedule, summary)
         result = planner.solve(
             plant, orders, objective=settings.objective, time_limit=settings.time_limit,
-            workers=settings.workers, hint=hint, seed=seed, live=live,
+            workers=settings.workers, hint=hint, seed=seed, live=live, work_limit=settings.work_limit,
         )  # fmt: skip
         return PlanOutcome(result.schedule, _summary("solve", result))
 
@@ -146,6 +146,7 @@ class TwinEngine:
             plant, schedule, existing, list(rush), live,
             frozen_horizon=parse_duration(settings.frozen_horizon), time_limit=settings.time_limit,
             workers=settings.workers, change_weight=settings.change_weight,
+            work_limit=settings.work_limit,
         )  # fmt: skip
         return PlanOutcome(result.schedule, _summary("replan", result))
 

@@ -298,7 +298,11 @@ class PlannerSettings(_Strict):
     """How the baseline plan is made, if not by `mode` (e.g. the floor's EDD plan, rush orders
     then inserted by the CP-SAT re-plan)."""
     objective: Literal["makespan", "tardiness", "mixed"] = "tardiness"
-    time_limit: float = Field(default=10.0, gt=0)
+    time_limit: float = Field(default=60.0, gt=0)
+    """Wall-clock cap of one CP-SAT run (seconds)."""
+    work_limit: float | None = Field(default=2.0, gt=0)
+    """CP-SAT deterministic seconds: the same scenario gives the same plans on any machine load
+    (None: wall-clock `time_limit` only, faster but not reproducible)."""
     workers: int = Field(default=2, ge=1)
     rule: str = "EDD"
     """Dispatch rule for `dispatch` and `rule` modes (FIFO, EDD, SPT, ...)."""

@@ -10,7 +10,7 @@ from twin.errors import InputError
 from twin.live import LiveState, OperationProgress
 from twin.orders import Order
 
-NOW = 30 * 3600.0  # Tuesday 06:00 on the demo plant's clock
+NOW = 33 * 3600.0  # Tuesday 09:00 on the demo plant's clock, mid-shift
 
 
 @pytest.fixture(scope="module")
