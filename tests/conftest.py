@@ -43,3 +43,10 @@ def jobshop3x3() -> tuple[Plant, list[Order]]:
     orders_path = shipped_orders_path(path, plant)
     assert orders_path is not None
     return plant, load_orders(orders_path, plant)
+
+
+@pytest.fixture(autouse=True)
+def _private_history(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands record into the history by default: point them at a private file per test, never
+    at the user's ~/.local/share/plantwin (subprocesses inherit the variable)."""
+    monkeypatch.setenv("PLANTWIN_DB", str(tmp_path_factory.mktemp("history") / "history.duckdb"))

@@ -14,10 +14,12 @@ from planner.replan import replan as replan_core
 from planner.results import PlanResult, ReplanResult
 from planner.solver import dispatch_schedule, solve
 from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
+from plantwin.recording import DbOption, NoHistoryOption, open_history, record_plan, report_recorded
 from twin.errors import InfeasibleError, InputError, Issue
 from twin.jssp import jssp_from_text
 from twin.live_json import live_from_json
 from twin.loader import load_orders, load_schedule
+from twin.orders import Order
 from twin.plant import Plant
 from twin.schedule import Schedule
 from twin.timeutil import format_duration, parse_duration, to_datetime
@@ -99,6 +101,34 @@ def _print_result(model: Plant, result: PlanResult, title: str) -> None:
         out_console.print(f"note: {note}", highlight=False)
 
 
+def _record(
+    db: str | None,
+    no_history: bool,
+    model: Plant,
+    book: list[Order],
+    result: PlanResult,
+    params: dict[str, object],
+    quiet: bool,
+) -> str | None:
+    """Record the plan (and its schedule) in the history unless --no-history; return the run id."""
+    if not result.schedule.operations:
+        return None
+    kpis = {
+        k: v
+        for k, v in {"objective": result.objective, "bound": result.bound, "gap": result.gap,
+                     "seconds": result.seconds, "late_orders": len(result.late_orders)}.items()
+        if v is not None
+    }  # fmt: skip
+    with open_history(db, not no_history) as store:
+        run_id = record_plan(
+            store, command="plan", plant=model, orders=book, schedule=result.schedule,
+            params={**params, "status": result.status}, kpis=kpis,
+        )  # fmt: skip
+        if not quiet:
+            report_recorded(store, run_id)
+    return run_id
+
+
 @report_errors
 def plan(
     plant: Annotated[str | None, typer.Argument(help="Plant YAML file, or a shipped sample name.")] = None,
@@ -120,6 +150,8 @@ def plan(
         Path | None, typer.Option(help="Schedule JSON path (CSV written beside it); default schedule.json.")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    db: DbOption = None,
+    no_history: NoHistoryOption = False,
 ) -> None:
     """Plan an order book on a plant with CP-SAT; print makespan, late orders and gap; write the schedule."""
     _check_args(objective, time_limit, workers)
@@ -131,6 +163,7 @@ def plan(
         result = solve(model, book, objective=objective, time_limit=time_limit, workers=workers, seed=seed)
         _require_schedule(result)
         payload = {"instance": jssp, "jobs": len(book), "machines": len(model.stations), **result.summary()}
+        payload["run_id"] = _record(db, no_history, model, book, result, {"jssp": jssp}, json_out)
         if out is not None and result.schedule.operations:
             payload["files"] = [str(out), str(_write(result.schedule, out))]
         if json_out:
@@ -171,8 +204,24 @@ def plan(
     files: list[str] = []
     if result.schedule.operations:
         files = [str(out), str(_write(result.schedule, out))]
+    params = {
+        "objective": objective,
+        "time_limit": time_limit,
+        "workers": workers,
+        "seed": seed,
+        "rule": rule,
+    }
+    run_id = _record(db, no_history, model, book, result, params, json_out)
     if json_out:
-        emit_json({"plant": model.name, "orders": len(book), **_summary(model, result), "files": files})
+        emit_json(
+            {
+                "plant": model.name,
+                "orders": len(book),
+                **_summary(model, result),
+                "files": files,
+                "run_id": run_id,
+            }
+        )
         return
     _print_result(model, result, f"{model.name}: {len(book)} orders")
     if files:
@@ -196,6 +245,8 @@ def replan(
     workers: Annotated[int, typer.Option(help="CP-SAT worker threads.")] = 2,
     out: Annotated[Path, typer.Option(help="New schedule JSON path (CSV beside it).")] = Path("replan.json"),
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    db: DbOption = None,
+    no_history: NoHistoryOption = False,
 ) -> None:
     """Insert rush orders into the current schedule from the live state, changing little; report moves."""
     _check_args("tardiness", time_limit, workers)
@@ -225,6 +276,11 @@ def replan(
     files: list[str] = []
     if result.schedule.operations:
         files = [str(out), str(_write(result.schedule, out))]
+    params = {
+        "replan": True, "rush": [r.id for r in rush_orders], "frozen_horizon": horizon,
+        "change_weight": change_weight, "time_limit": time_limit, "moved": len(result.moved),
+    }  # fmt: skip
+    run_id = _record(db, no_history, model, [*book, *rush_orders], result, params, json_out)
     moved = [
         {
             "order": m.order_id,
@@ -248,6 +304,7 @@ def replan(
                 "added": [list(k) for k in result.added],
                 "dropped": len(result.dropped),
                 "files": files,
+                "run_id": run_id,
             }
         )
         return
