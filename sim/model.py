@@ -384,6 +384,17 @@ class PlantModel:
         else:
             self.env.run(until=until)
 
+    def work_done_time(self) -> float:
+        """When the last order of the run was completed; `env.now` while any is still open.
+
+        A run without `until` ends when no event is left, which (failure and calendar processes
+        run to the horizon) can be long after the work; KPIs per hour are measured to this instant.
+        """
+        done = [os_.completion for os_ in self.order_list if os_.completion != -math.inf]
+        if not done or any(math.isnan(c) for c in done):
+            return self.env.now
+        return max(done)
+
     def result(self, until: float | None = None, *, replication: int | None = None):
         """The run so far as a `SimResult` (see sim.result.build_result)."""
         from sim.result import build_result

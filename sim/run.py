@@ -98,7 +98,7 @@ def run_one(
             horizon=until,
         )
         model.run(until)
-        return model.result(until if until is not None else model.env.now)
+        return model.result(until if until is not None else model.work_done_time())
     finally:
         if enabled:
             gc.enable()
