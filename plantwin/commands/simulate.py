@@ -10,11 +10,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
+from plantwin.recording import (
+    DbOption,
+    NoHistoryOption,
+    open_history,
+    record_simulation,
+    record_verdict,
+    report_recorded,
+)
 from sim import RULES, Replications, replicate
+from sim.check import judge
 from twin.errors import InputError, Issue
 from twin.loader import load_schedule
 from twin.stats import Estimate
 from twin.timeutil import format_duration, parse_duration
+from twin.verdict import AcceptancePolicy, Verdict
 
 HEADLINE = (
     ("throughput_per_hour", "throughput (good units / h)"),
@@ -57,7 +67,15 @@ def simulate_cmd(
     ] = None,
     replications: Annotated[int, typer.Option(min=1, help="Number of replications.")] = 10,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same result.")] = 0,
+    min_on_time: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="With --schedule: the verdict's policy, each order on time in this share."
+        ),
+    ] = 0.9,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    db: DbOption = None,
+    no_history: NoHistoryOption = False,
 ) -> None:
     """Simulate a plant: a progress bar over replications, then KPIs with 95% confidence intervals."""
     if schedule is not None and rule is not None:
@@ -119,10 +137,44 @@ def simulate_cmd(
         "replication_seeds": list(reps.seeds),
         "kpis": {k: _estimate_dict(e, reps.values(k)) for k, e in reps.kpis.items()},
     }
+    verdict = None
+    if plan is not None and book is not None:
+        # The feasibility check of the schedule, on the same replications (nothing simulated twice).
+        verdict = judge(reps, book, plan, AcceptancePolicy(min_on_time=min_on_time))
+        payload["verdict"] = {
+            "schedule_hash": verdict.schedule_hash,
+            "accepted": verdict.accepted,
+            "reasons": list(verdict.reasons),
+            "min_on_time": min_on_time,
+        }
+    with open_history(db, not no_history) as store:
+        params = {"basis": payload["basis"], "until": horizon, "replications": reps.n, "seed": seed}
+        sim_id = record_simulation(
+            store, command="simulate", plant=model, orders=book, operations=reps.operations,
+            order_results=reps.orders, states=reps.states, estimates=dict(reps.kpis), schedule=plan,
+            params=params, kpis={k: e.mean for k, e in reps.kpis.items()},
+        )  # fmt: skip
+        payload["run_id"] = sim_id
+        if verdict is not None:
+            payload["verdict"]["run_id"] = record_verdict(
+                store, command="simulate", plant=model, orders=book, verdict=verdict, schedule=plan,
+                parent=sim_id,
+            )  # fmt: skip
+        if not json_out:
+            report_recorded(store, sim_id)
     if json_out:
         emit_json(payload)
         return
     _print_tables(reps, model.name, payload)
+    if verdict is not None:
+        _print_verdict(verdict)
+
+
+def _print_verdict(verdict: Verdict) -> None:
+    word = "[bold green]ACCEPTED[/]" if verdict.accepted else "[bold red]REFUSED[/]"
+    out_console.print(f"Verdict on schedule {verdict.schedule_hash[:12]}: {word}")
+    for reason in verdict.reasons:
+        out_console.print(f"  - {reason}", markup=False, highlight=False)
 
 
 def _estimate_dict(e: Estimate, values: list[float]) -> dict[str, object]:
