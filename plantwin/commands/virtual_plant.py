@@ -1,0 +1,120 @@
+"""`plantwin virtual-plant`: serve a plant as an OPC UA server driven by a real-time simulation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from plantwin.common import err_console, open_orders, open_plant, report_errors
+from sync.security import Credentials
+from sync.virtual.server import DRIVERS, ServerSecurity, VirtualPlant
+from twin.errors import InputError, Issue
+from twin.orders import Order, generate_orders
+from twin.plant import Plant
+
+
+def register(app: typer.Typer) -> None:
+    app.command("virtual-plant")(virtual_plant)
+
+
+def _feed(plant: Plant, book: list[Order] | None, hours: float, seed: int) -> list[Order]:
+    if book:
+        return book
+    if plant.order_stream is None:
+        raise InputError(
+            Issue("--feed needs an order book (--orders) or an order_stream in the plant", "--feed")
+        )
+    return generate_orders(plant.order_stream, hours * 3600.0, seed)
+
+
+@report_errors
+def virtual_plant(
+    plant: Annotated[str, typer.Argument(help="Plant YAML file, or a shipped sample name.")],
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 4840,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    speed: Annotated[float, typer.Option(help="Plant seconds per wall second.")] = 60.0,
+    seed: Annotated[int, typer.Option(help="Random seed of the floor model.")] = 1,
+    feed: Annotated[
+        bool, typer.Option(help="Work the plant's order book (or order stream) without waiting for dispatch.")
+    ] = False,
+    feed_hours: Annotated[float, typer.Option(help="Order-stream horizon for --feed (plant hours).")] = 24.0,
+    orders: Annotated[str | None, typer.Option(help="Order book for --feed (default: the plant's).")] = None,
+    state: Annotated[
+        Path | None, typer.Option(help="Retentive state file: counters and clock survive a restart.")
+    ] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many wall seconds.")] = None,
+    user: Annotated[str | None, typer.Option(help="Require this user name (with --password-file).")] = None,
+    password_file: Annotated[Path | None, typer.Option(help="File holding the user's password.")] = None,
+    security: Annotated[
+        str | None,
+        typer.Option(help="Offer only Basic256Sha256 endpoints: 'Sign', 'SignAndEncrypt' or both (,)."),
+    ] = None,
+    cert: Annotated[Path | None, typer.Option(help="Server certificate (DER or PEM) for --security.")] = None,
+    key: Annotated[Path | None, typer.Option(help="Server private key (PEM) for --security.")] = None,
+    driver: Annotated[
+        str,
+        typer.Option(help="Floor model: 'sim' (the project's simulator) or 'floor' (sync's small model)."),
+    ] = "sim",
+) -> None:
+    """Run a virtual plant: an OPC UA server with the plant's tags, driven by a simulation at --speed."""
+    model, path, _ = open_plant(plant)
+    if speed <= 0:
+        raise InputError(Issue("must be positive", "--speed"))
+    if driver not in DRIVERS:
+        raise InputError(Issue(f"use one of {', '.join(DRIVERS)}", "--driver"))
+    users = None
+    if user is not None:
+        if password_file is None or not password_file.is_file():
+            raise InputError(Issue("--user needs a readable --password-file", "--password-file"))
+        users = [Credentials(user, password_file.read_text().strip())]
+    sec = None
+    if security is not None:
+        modes = tuple(m.strip() for m in security.replace("Basic256Sha256", "").split(",") if m.strip())
+        if not modes or any(m not in ("Sign", "SignAndEncrypt") for m in modes):
+            raise InputError(Issue("use Sign, SignAndEncrypt or 'Sign,SignAndEncrypt'", "--security"))
+        if cert is None or key is None or not cert.is_file() or not key.is_file():
+            raise InputError(Issue("--security needs readable --cert and --key files", "--cert"))
+        sec = ServerSecurity(cert, key, modes)
+    work = _feed(model, open_orders(model, path, orders), feed_hours, seed) if feed else None
+    if sec is None:  # asyncua warns about missing certificates even when none are wanted
+        logging.getLogger("asyncua.server.server").setLevel(logging.ERROR)
+    vp = VirtualPlant(
+        model,
+        host=host,
+        port=port,
+        speed=speed,
+        seed=seed,
+        security=sec,
+        users=users,
+        state_path=state,
+        feed=work,
+        driver=driver,
+    )
+    asyncio.run(_serve(vp, duration))
+
+
+async def _serve(vp: VirtualPlant, duration: float | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with vp:
+        err_console.print(
+            f"virtual plant {vp.plant.name} listening on {vp.endpoint} at {vp.speed:g}x", markup=False
+        )
+        deadline = None if duration is None else time.monotonic() + duration
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            with contextlib.suppress(TimeoutError):
+                left = 5.0 if deadline is None else max(0.0, min(5.0, deadline - time.monotonic()))
+                await asyncio.wait_for(stop.wait(), timeout=left)
+            assert vp.floor is not None and vp.env is not None
+            good, reject = sum(vp.floor.good.values()), sum(vp.floor.reject.values())
+            err_console.print(f"plant time {vp.env.now:.0f} s  good {good}  reject {reject}", markup=False)

@@ -1,0 +1,111 @@
+"""Pure parts of sync: tag references, batching, job order states, the dispatch gate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+
+from sync.dispatch import check_dispatchable, job_orders, verdict_from_dict
+from sync.sink import BatchWriter, MemorySink
+from sync.tags import parse_ref, plant_tags
+from sync.virtual.floor import Job
+from sync.virtual.jobs import JobBook, JobState, Status, job_from_json, job_to_json
+from twin.errors import DispatchRefused
+from twin.orders import Order
+from twin.plant import Plant
+from twin.schedule import Schedule, ScheduledOperation
+from twin.verdict import AcceptancePolicy, Verdict
+
+
+def test_references_parse_by_uri_index_numeric_and_browse_path() -> None:
+    p = parse_ref("nsu=urn:plantwin:demo;s=MACH.cnc1.GoodCount")
+    assert (p.kind, p.namespace_uri, p.id_type, p.identifier) == (
+        "node",
+        "urn:plantwin:demo",
+        "s",
+        "MACH.cnc1.GoodCount",
+    )
+    p = parse_ref("ns=3;i=1042")
+    assert (p.namespace_index, p.id_type, p.identifier) == (3, "i", "1042")
+    assert parse_ref("i=2258").namespace_index == 0
+    assert parse_ref("browse:site/L/mill/2:GoodCount").path == ("site", "L", "mill", "2:GoodCount")
+    for bad in ("nsu=urn:x", "ns=x;s=a", "i=abc", "browse:", "q=1"):
+        with pytest.raises(ValueError):
+            parse_ref(bad)
+
+
+def test_demo_plant_tags_follow_the_convention(demo_plant: Plant) -> None:
+    tags = {(t.station, t.tag): t.ref for t in plant_tags(demo_plant)}
+    assert tags[("cnc1", "good_count")] == "nsu=urn:plantwin:demo;s=MACH.cnc1.GoodCount"
+    assert tags[("cnc1", "pv:spindle_temp")] == "nsu=urn:plantwin:demo;s=MACH.cnc1.spindle_temp"
+    assert ("saw", "pv:spindle_temp") not in tags
+
+
+def test_batch_writer_flushes_on_size_and_on_age() -> None:
+    now = [0.0]
+    sink = MemorySink()
+    w = BatchWriter(sink, max_rows=3, max_age=1.0, clock=lambda: now[0])
+    row = {"time": 1.0, "node_id": "n", "value": 1.0, "status_code": 0, "status": "good"}
+    w.add(row, [])
+    w.add(row, [])
+    assert sink.value_frames == []
+    w.add(row, [])
+    assert [len(f) for f in sink.value_frames] == [3]
+    w.add(row, [{"time": 1.0, "station": "s", "kind": "produced", "quantity": 2}])
+    now[0] = 0.5
+    w.maybe_flush()
+    assert len(sink.value_frames) == 1
+    now[0] = 1.6
+    w.maybe_flush()
+    assert [len(f) for f in sink.value_frames] == [3, 1] and int(sink.events.quantity.sum()) == 2
+
+
+def test_job_book_follows_the_isa95_states() -> None:
+    book = JobBook()
+    job = Job("O1/0", "O1", "P", 0, "mill", "mill", 0, 5)
+    assert job_from_json(job_to_json(job)) == job
+    assert book.store(job) == Status.OK
+    assert book.store(job) == Status.DUPLICATE_JOB_ORDER
+    assert book.states["O1/0"] == JobState.NOT_ALLOWED_TO_START
+    assert book.start("nope") == Status.UNKNOWN_JOB_ORDER
+    assert book.start("O1/0") == Status.OK and book.states["O1/0"] == JobState.ALLOWED_TO_START
+    book.running("O1/0")
+    assert book.cancel("O1/0") == Status.INVALID_STATE
+    assert book.clear("O1/0") == Status.INVALID_STATE
+    book.ended("O1/0")
+    assert book.states["O1/0"] == JobState.ENDED and book.clear("O1/0") == Status.OK
+    book.store(job)
+    assert book.cancel("O1/0") == Status.OK and book.states["O1/0"] == JobState.ABORTED
+
+
+def _schedule() -> Schedule:
+    return Schedule(
+        (
+            ScheduledOperation("O1", 0, "mill", "mill", 0, 0.0, 300.0, setup=120.0, quantity=5),
+            ScheduledOperation("O1", 1, "inspect", "inspect", 0, 300.0, 400.0, quantity=5),
+        ),
+        plant_hash="p",
+    )
+
+
+def _verdict(schedule_hash: str, accepted: bool = True) -> Verdict:
+    reasons = () if accepted else ("order O1 on time in 40% of replications (needs 90%)",)
+    return Verdict(schedule_hash, accepted, reasons, (), (400.0,), 30, 1, AcceptancePolicy())
+
+
+def test_the_gate_needs_an_accepted_verdict_for_exactly_this_schedule() -> None:
+    plan = _schedule()
+    check_dispatchable(plan, _verdict(plan.content_hash()))
+    with pytest.raises(DispatchRefused, match="no verdict"):
+        check_dispatchable(plan, None)
+    with pytest.raises(DispatchRefused, match="not for this schedule"):
+        check_dispatchable(plan, _verdict("0" * 64))
+    with pytest.raises(DispatchRefused, match="40% of replications"):
+        check_dispatchable(plan, _verdict(plan.content_hash(), accepted=False))
+    jobs = job_orders(plan, [Order("O1", "P", 5)])
+    assert [(j.job_id, j.product, j.quantity) for j in jobs] == [("O1/0", "P", 5), ("O1/1", "P", 5)]
+    with pytest.raises(DispatchRefused, match="not in the order book"):
+        job_orders(plan, [])
+    v = _verdict(plan.content_hash())
+    assert verdict_from_dict(asdict(v)) == v
