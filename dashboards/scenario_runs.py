@@ -1,0 +1,226 @@
+"""What-if runs for the dashboard: a `WhatIfRequest` through the scenario runner, into the history,
+and back as a `WhatIfResult` the page can draw.
+
+Library scenarios run on the base their file names (a scenario file is self-contained, so the
+numbers match `plantwin whatif NAME`); a rush order runs on the dashboard's plant and the order
+book of the latest plan in the history.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from dashboards.services import Progress, ScenarioInfo, WhatIfRequest, WhatIfResult
+from scenarios.files import LoadedScenario, library_descriptions, load_scenario, prepare
+from scenarios.report import ScenarioReport
+from twin.errors import PlantwinError
+from twin.history import HistoryStore
+from twin.plant import Plant
+
+KPI_UNITS: dict[str, tuple[str, float]] = {
+    "throughput_per_hour": ("pcs/h", 1.0),
+    "orders_completed": ("orders", 1.0),
+    "orders_per_hour": ("orders/h", 1.0),
+    "lead_time_mean": ("h", 1 / 3600.0),
+    "wip_mean": ("pcs", 1.0),
+    "on_time_rate": ("share", 1.0),
+    "tardiness_total": ("h", 1 / 3600.0),
+    "makespan": ("h", 1 / 3600.0),
+    "units_good": ("pcs", 1.0),
+    "units_scrapped": ("pcs", 1.0),
+    "oee": ("share", 1.0),
+    "availability": ("share", 1.0),
+    "effectiveness": ("share", 1.0),
+    "performance": ("share", 1.0),
+    "quality": ("share", 1.0),
+    "quality_ratio": ("share", 1.0),
+}
+"""Display unit and scale of the runner's KPIs (seconds shown as hours)."""
+
+
+class ScenarioRunner(Protocol):
+    """`scenarios.runner.run_scenario` with its engine bound (the composition root passes it:
+    the runner reaches the planner and the simulator, which the dashboard may not import)."""
+
+    def __call__(
+        self,
+        loaded: LoadedScenario,
+        *,
+        replications: int | None,
+        seed: int | None,
+        progress: Callable[[str, int, int], None] | None,
+    ) -> ScenarioReport: ...
+
+
+def library() -> list[ScenarioInfo]:
+    """The shipped scenario library."""
+    return [ScenarioInfo(name, text) for name, text in library_descriptions().items()]
+
+
+def comparison_frame(report: ScenarioReport) -> pd.DataFrame:
+    """The first variant's KPI comparison, top-level KPIs only, in display units."""
+    cols = ["kpi", "unit", "baseline", "variant", "difference", "ci_low", "ci_high"]
+    if not report.variants:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for c in report.variants[0].comparison:
+        if "." in c.kpi:
+            continue
+        unit, scale = KPI_UNITS.get(c.kpi, ("", 1.0))
+        rows.append(
+            (
+                c.kpi,
+                unit,
+                c.baseline.mean * scale,
+                c.variant.mean * scale,
+                c.difference.mean * scale,
+                c.difference.low * scale,
+                c.difference.high * scale,
+            )
+        )
+    return pd.DataFrame(rows, columns=cols)
+
+
+def to_result(report: ScenarioReport, run_id: str | None) -> WhatIfResult:
+    """The page's view of a scenario report (its first variant against the baseline)."""
+    v = report.variants[0] if report.variants else None
+    changes = pd.DataFrame(
+        [
+            {
+                "order_id": o.order_id + (" (rush)" if o.rush else ""),
+                "baseline": o.baseline,
+                "variant": o.variant,
+                "change": o.change,
+            }
+            for o in ((*v.rush, *v.orders) if v else ())
+        ],
+        columns=["order_id", "baseline", "variant", "change"],
+    ).astype({"baseline": float, "variant": float, "change": float})
+    title = report.scenario if v is None or v.name == report.scenario else f"{report.scenario}: {v.name}"
+    if v is None:
+        title += " (baseline only)"
+    elif v.fits is not None:
+        title += " - the rush order fits" if v.fits else " - does not fit"
+    return WhatIfResult(
+        run_id=run_id,
+        title=title,
+        comparison=comparison_frame(report),
+        baseline=report.baseline.schedule,
+        variant=v.side.schedule if v else None,
+        accepted=v.side.check.accepted if v else report.baseline.check.accepted,
+        reasons=tuple(v.side.check.reasons) if v else tuple(report.baseline.check.reasons),
+        order_changes=changes,
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+class ScenarioWhatIf:
+    """A what-if runner for `HistoryServices(whatif=...)`: loads the scenario (a library one, or a
+    rush order made into one), runs it with `runner`, and records the run in `store`."""
+
+    def __init__(
+        self, runner: ScenarioRunner, store: HistoryStore | None, plant: Callable[[], Plant]
+    ) -> None:
+        self.runner = runner
+        self.store = store
+        self.plant = plant
+
+    def _rush_text(self, request: WhatIfRequest, plant: Plant, now: float) -> str:
+        due = (plant.epoch + timedelta(seconds=float(request.due or 0.0))).isoformat()
+        at = (plant.epoch + timedelta(seconds=now)).isoformat()
+        order_id = f"RUSH-{uuid.uuid4().hex[:6].upper()}"
+        return (
+            "name: dashboard-rush-order\n"
+            f'description: "Rush order of {request.quantity} {request.product} due {due} (dashboard)"\n'
+            f'base:\n  plant: {plant.name}\n  now: "{at}"\n'
+            f"judge:\n  replications: {request.replications}\n  seed: {request.seed}\n"
+            "changes:\n"
+            f"  - {{type: add_order, id: {order_id}, product: {request.product}, "
+            f'quantity: {request.quantity}, due: "{due}", priority: 3}}\n'
+        )
+
+    def __call__(self, request: WhatIfRequest, progress: Progress) -> WhatIfResult:
+        """Raises PlantwinError (InputError) for a request the runner cannot take."""
+        progress(0.0, "loading the scenario")
+        if request.scenario:
+            loaded = load_scenario(request.scenario)
+            text = loaded.text
+        else:
+            if not request.product or not request.quantity or request.due is None:
+                raise PlantwinError("a rush order needs a product, a quantity and a due time")
+            plant = self.plant()
+            orders = self._order_book()
+            now = self._now()
+            text = self._rush_text(request, plant, now)
+            loaded = prepare(text, "dashboard rush order", base_dir=Path.cwd(), plant=plant, orders=orders)
+
+        def tick(what: str, done: int, total: int) -> None:
+            progress(0.05 + 0.9 * done / max(total, 1), what)
+
+        report = self.runner(loaded, replications=request.replications, seed=request.seed, progress=tick)
+        progress(0.97, "recording in the history")
+        run_id = self._record(report, text, loaded)
+        return to_result(report, run_id)
+
+    def _order_book(self) -> list[Any] | None:
+        if self.store is None:
+            return None
+        plans = self.store.list_runs(kind="plan", limit=1)
+        if plans.empty:
+            raise PlantwinError(
+                "no plan in the history: a rush order is added to the latest plan's order book"
+            )
+        return self.store.get_orders(str(plans["id"].iloc[0])) or None
+
+    def _now(self) -> float:
+        if self.store is None:
+            return 0.0
+        t = self.store.sql("SELECT max(time) AS t FROM actual_events")["t"].iloc[0]
+        return float(t) if pd.notna(t) else 0.0
+
+    def _record(self, report: ScenarioReport, text: str, loaded: Any) -> str | None:
+        if self.store is None:
+            return None
+        kpis: dict[str, float] = {}
+        for k, est in report.baseline.kpis.items():
+            if "." not in k:
+                kpis[f"baseline.{k}"] = est.mean
+        for v in report.variants:
+            for c in v.comparison:
+                if "." not in c.kpi:
+                    kpis[f"{v.name}.{c.kpi}"] = c.variant.mean
+                    kpis[f"{v.name}.{c.kpi}.difference"] = c.difference.mean
+        return self.store.record_run(
+            "scenario",
+            started_by="plantwin dashboard",
+            plant=loaded.plant,
+            orders=list(loaded.orders),
+            params={
+                "scenario": report.scenario,
+                "seed": report.seed,
+                "replications": report.replications,
+                "variants": [v.name for v in report.variants],
+            },
+            kpis=_json_safe(kpis),
+            extra_files={
+                "scenario.yaml": text,
+                "report.json": json.dumps(_json_safe(report.to_dict()), default=str),
+            },
+        )

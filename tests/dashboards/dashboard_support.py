@@ -1,0 +1,68 @@
+"""Helpers for the dashboard tests: the history they read, a threaded server, chromium settings."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from dashboards.synthetic import SyntheticRuns, greedy_schedule, simulated_frames, verdict_of
+from twin.history import HistoryStore
+from twin.orders import Order
+from twin.plant import Plant
+from twin.verdict import AcceptancePolicy
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+@dataclass(frozen=True)
+class History:
+    """A history file written through HistoryStore with a refused and an accepted plan."""
+
+    store: HistoryStore
+    runs: SyntheticRuns
+    accepted_plan: str
+    plant: Plant
+    orders: list[Order]
+
+
+def add_accepted_plan(store: HistoryStore, plant: Plant, orders: list[Order]) -> str:
+    """A second plan whose verdict (under a lenient policy) accepts it."""
+    schedule = greedy_schedule(plant, orders, created_by="synthetic lenient")
+    plan = store.record_run(
+        "plan", started_by="lenient planner", plant=plant, orders=orders, params={"name": "lenient"}
+    )
+    store.add_schedule(plan, schedule)
+    _, sim_orders, _ = simulated_frames(orders, schedule, 10, seed=5)
+    verdict = verdict_of(schedule, sim_orders, seed=5, policy=AcceptancePolicy(min_on_time=0.0))
+    vrun = store.record_run("verdict", started_by="synthetic", plant=plant, parent=plan)
+    store.add_verdict(vrun, verdict)
+    return plan
+
+
+class Served:
+    """A WSGI app served in a thread on a free 127.0.0.1 port."""
+
+    def __init__(self, wsgi: object) -> None:
+        self.server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="dash-test-server", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+        self.server.server_close()
