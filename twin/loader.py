@@ -184,6 +184,13 @@ def orders_from_csv(text: str, plant: Plant, source: str = "<orders.csv>") -> li
         InputError: every bad row and field, with its line.
     """
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))  # spreadsheets write a BOM
+    try:
+        return _orders_from_reader(reader, plant, source)
+    except csv.Error as exc:  # malformed CSV (e.g. a stray carriage return in an unquoted field)
+        raise InputError(Issue(f"not valid CSV: {exc}", source, reader.line_num + 1)) from None
+
+
+def _orders_from_reader(reader: csv.DictReader[str], plant: Plant, source: str) -> list[Order]:
     if reader.fieldnames is None:
         raise InputError(Issue("empty order file (expected a header line)", source, 1))
     twice = sorted({f for f in reader.fieldnames if reader.fieldnames.count(f) > 1})

@@ -227,3 +227,19 @@ def test_json_that_yaml_cannot_follow_still_loads(shop: Plant) -> None:
 def test_json_lone_surrogate_is_an_input_error(shop: Plant) -> None:
     (issue,) = json_issues('[{"id": "A\\ud83d", "product": "job0", "quantity": 1, "due": 11}]', shop)
     assert issue.line == 1 and "half a character" in issue.message
+
+
+def test_malformed_csv_is_an_input_error_with_its_line(demo_plant) -> None:
+    """A stray carriage return (found by the fuzz test) is reported, not raised as csv.Error."""
+    from twin.errors import InputError
+    from twin.loader import orders_from_csv
+
+    text = "id,product,quantity,due\nA,VALVE,5,10h\nB,VAL\rVE,5,10h\n"
+    try:
+        orders_from_csv(text, demo_plant, "o.csv")
+    except InputError as exc:
+        (issue,) = exc.issues
+        assert issue.source == "o.csv" and issue.line == 3
+        assert "not valid CSV" in issue.message
+    else:
+        raise AssertionError("no InputError")
