@@ -1,0 +1,87 @@
+"""The demo's settings (embedded defaults) and the parsing of its `--speed` / `--duration` values."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from twin.errors import InputError, Issue
+from twin.verdict import AcceptancePolicy
+
+HIGH_SPEED = 600.0
+"""`--speed high`: 600 plant seconds per wall second (a 10-hour day in a minute)."""
+
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_speed(text: str) -> float:
+    """'high' or a positive number of plant seconds per wall second.
+
+    Raises:
+        InputError: anything else.
+    """
+    if text.strip().lower() == "high":
+        return HIGH_SPEED
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(Issue(f"expected a number or 'high', got {text!r}", "--speed")) from None
+    if not value > 0 or value == float("inf"):
+        raise InputError(Issue(f"must be a positive number, got {text!r}", "--speed"))
+    return value
+
+
+def parse_seconds(text: str, option: str = "--duration") -> float:
+    """Seconds from '90', '60s', '5m', '1.5h' or '2d'.
+
+    Raises:
+        InputError: not a positive duration.
+    """
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h|d)?\s*", text.lower())
+    if m is None:
+        raise InputError(Issue(f"expected seconds or a duration like 60s, 5m, 2h; got {text!r}", option))
+    value = float(m.group(1)) * _UNITS[m.group(2) or ""]
+    if value <= 0:
+        raise InputError(Issue(f"must be positive, got {text!r}", option))
+    return value
+
+
+@dataclass(frozen=True)
+class RushSpec:
+    """The scripted rush order: `after` wall seconds after the first dispatch, due `due_in` plant
+    seconds after it arrives."""
+
+    product: str = "PUMP-S"
+    quantity: int = 20
+    due_in: float = 36 * 3600.0
+    after: float = 12.0
+    order_id: str = "RUSH-1"
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Everything `plantwin demo` runs with; every field has an embedded default."""
+
+    plant: str = "demo"
+    db: Path | None = None
+    speed: float = 60.0
+    duration: float | None = None
+    fresh: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8050
+    start_time: float = 6 * 3600.0 - 600.0
+    """Plant time a fresh virtual plant starts at (Monday 05:50: ten minutes before the first shift)."""
+    seed: int = 1
+    replications: int = 8
+    policy: AcceptancePolicy = field(default_factory=lambda: AcceptancePolicy(min_on_time=0.75))
+    time_limit: float = 10.0
+    work_limit: float | None = 20.0
+    """CP-SAT deterministic work limit: the same plan for the same input, whatever the machine load."""
+    max_iterations: int = 3
+    release_horizon: float = 4 * 3600.0
+    """Orders are released to the floor when their first planned operation starts within this
+    many plant seconds (and this is the re-planner's frozen horizon)."""
+    status_every: float = 5.0
+    rush: RushSpec | None = field(default_factory=RushSpec)
+    open_browser: bool = True

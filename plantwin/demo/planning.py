@@ -1,0 +1,85 @@
+"""Planning steps of the loop, as plain blocking calls (the loop runs them with asyncio.to_thread
+so the OPC UA server and client stay responsive): plan the order book until the simulator
+accepts it, and re-plan for a rush order then check the result from the live state."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from planner import plan_until_accepted, replan
+from planner.results import LoopResult, ReplanResult
+from plantwin.demo.config import DemoConfig
+from sim import check
+from twin.live import LiveState
+from twin.orders import Order
+from twin.plant import Plant
+from twin.schedule import Schedule
+from twin.verdict import Verdict
+
+
+def plan_book(
+    plant: Plant, orders: Sequence[Order], live: LiveState, cfg: DemoConfig, executor: cf.Executor | None
+) -> LoopResult:
+    """CP-SAT (weighted tardiness, bounded work) -> sim.check from `live` -> repair, until accepted."""
+    return plan_until_accepted(
+        plant,
+        orders,
+        policy=cfg.policy,
+        replications=cfg.replications,
+        seed=cfg.seed,
+        max_iterations=cfg.max_iterations,
+        time_limit=cfg.time_limit,
+        workers=2,
+        live=live,
+        executor=executor,
+        work_limit=cfg.work_limit,
+    )
+
+
+@dataclass(frozen=True)
+class RushOutcome:
+    """The re-plan for a rush order and the simulator's verdict on it."""
+
+    rush: Order
+    result: ReplanResult
+    verdict: Verdict
+
+    @property
+    def schedule(self) -> Schedule:
+        return self.result.schedule
+
+
+def plan_rush(
+    plant: Plant,
+    schedule: Schedule,
+    orders: Sequence[Order],
+    rush: Order,
+    live: LiveState,
+    cfg: DemoConfig,
+    executor: cf.Executor | None,
+) -> RushOutcome:
+    """Re-plan with the rush order (released work frozen), then check it warm-started from `live`."""
+    result = replan(
+        plant,
+        schedule,
+        orders,
+        [rush],
+        live,
+        frozen_horizon=cfg.release_horizon,
+        time_limit=cfg.time_limit,
+        workers=2,
+        work_limit=cfg.work_limit,
+    )
+    verdict = check(
+        plant,
+        [*orders, rush],
+        result.schedule,
+        replications=cfg.replications,
+        seed=cfg.seed,
+        policy=cfg.policy,
+        live=live,
+        executor=executor,
+    )
+    return RushOutcome(rush, result, verdict)
