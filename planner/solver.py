@@ -144,6 +144,9 @@ def run_model(
     solver.parameters.max_time_in_seconds = float(time_limit)
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
+    # A library must not take over the process's Ctrl-C: CP-SAT's own SIGINT handler resets
+    # SIGINT to 'terminate' when a solve ends, killing services that plan on a worker thread.
+    solver.parameters.catch_sigint_signal = False
     if work_limit is not None:
         # A deterministic limit with interleaved workers makes the search reproducible run to
         # run (a wall-clock limit does not: the plan depends on the machine's load).
