@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import gc
 import math
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -102,6 +103,11 @@ def run_one(
     finally:
         if enabled:
             gc.enable()
+
+
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the caller, which shuts the pool down (no worker tracebacks)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def simulate(
@@ -200,7 +206,9 @@ def replicate(
     own = None
     if executor is None:
         many = replications > 1 or target is not None
-        executor = own = cf.ProcessPoolExecutor(max_workers=2) if many else SerialExecutor()
+        executor = own = (
+            cf.ProcessPoolExecutor(max_workers=2, initializer=_ignore_sigint) if many else SerialExecutor()
+        )
     results: dict[int, SimResult] = {}
     try:
         goal = replications

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +22,7 @@ from plantwin.recording import (
     record_scenario,
     report_recorded,
 )
+from plantwin.workers import process_pool
 from scenarios.files import library_descriptions, load_scenario
 from scenarios.html import render_html
 from scenarios.model import PlannerSettings
@@ -67,7 +67,7 @@ def _executor(address: str | None, workers: int) -> Iterator[tuple[Executor | No
         if workers <= 1:
             yield None, "inline"
             return
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with process_pool(workers) as pool:
             yield pool, f"local processes ({workers})"
         return
     try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import contextlib
-import multiprocessing
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,6 +32,7 @@ from plantwin.demo.continuity import Carried, order_to_dict, state_dir, write_st
 from plantwin.demo.floor import HeldVirtualPlant, JobReceiver, ReleaseWindow
 from plantwin.demo.planning import RushOutcome, plan_book, plan_rush
 from plantwin.recording import record_dispatch, record_plan, record_verdict, started_by
+from plantwin.workers import process_pool
 from sync.client import SyncClient
 from sync.tracker import LiveTracker
 from twin.errors import DispatchRefused
@@ -130,7 +130,7 @@ class Demo:
             },
             status="running",
         )
-        self._executor = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+        self._executor = process_pool(2)
         self.vp = HeldVirtualPlant(
             self.plant,
             port=0,

@@ -11,7 +11,6 @@ import asyncio
 import concurrent.futures as cf
 import contextlib
 import logging
-import multiprocessing
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from plantwin.demo.config import parse_seconds
 from plantwin.demo.floor import JobReceiver, live_from_jobs
 from plantwin.demo.loop import plant_clock
 from plantwin.recording import record_plan, record_verdict, started_by
+from plantwin.workers import process_pool
 from sim import check
 from sync.client import SyncClient
 from sync.dispatch import Dispatcher
@@ -234,7 +234,7 @@ class Service:
             params={"endpoint": self.cfg.opcua.endpoint, "service": "serve"},
             status="running",
         )
-        self._executor = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+        self._executor = process_pool(2)
         self.client = SyncClient(
             self.plant, self.cfg.opcua.endpoint, sink=self.store, security=sec, credentials=credentials
         )
