@@ -170,8 +170,9 @@ def test_quality_page(watched: Watched) -> None:
     watched.assert_clean()
     watched.shot("quality")
     page.locator("#quality-chart").get_by_text("X-bar / R").click()
+    # wait for the redrawn chart itself: the callback can finish after the network goes quiet
+    page.locator("#quality-graph .gtitle", has_text="X-bar / R").wait_for(timeout=20_000)
     watched.settle()
-    assert "X-bar / R" in (page.locator("#quality-graph .gtitle").text_content() or "")
     watched.assert_clean()
 
 
@@ -187,6 +188,7 @@ def test_dispatch_page_gates_on_the_verdict(
     watched.shot("dispatch")
     page.locator("#dispatch-choose").click()
     page.get_by_role("option", name=f"{history.runs.plan} (refused)").click()
+    page.locator("#dispatch-reasons li").first.wait_for(timeout=20_000)  # the callback's answer
     watched.settle()
     assert page.locator("#dispatch-send").is_disabled()
     assert count(page, "#dispatch-reasons li") >= 1
@@ -263,6 +265,11 @@ def test_history_page_compares_two_runs(watched: Watched, history: History) -> N
     watched.shot("history")
     page.locator("#history-kind").click()
     page.get_by_role("option", name="plan", exact=True).click()
+    page.wait_for_function(  # the filtered table, not the one before the callback answered
+        """() => { const c = [...document.querySelectorAll('#history-runs td[data-dash-column=kind]')];
+                   return c.length > 0 && c.every(td => td.innerText.trim() === 'plan'); }""",
+        timeout=20_000,
+    )
     watched.settle()
     kinds = page.locator("#history-runs td[data-dash-column=kind]").all_inner_texts()
     assert kinds and set(kinds) == {"plan"}
