@@ -25,7 +25,7 @@ class DashboardConfig:
     behind_threshold: float = 0.10
     """Alert when a station's actual output is more than this fraction behind plan."""
     stale_after: float = 60.0
-    """A station with no value for this many seconds is shown as stale."""
+    """While the connection to the floor is lost, a station quiet for longer than this is marked."""
     risk_threshold: float = 0.9
     """Orders below this simulated on-time probability are listed as at risk."""
     poll_ms: int = 700

@@ -54,12 +54,16 @@ def layout(cfg: DashboardConfig, services: DashboardServices | None = None) -> h
     )
 
 
-def station_card(st: StationLive, now: float, stale_after: float) -> dbc.Card:
-    """One station: name, state on its PackML colour, time in state, counters, staleness."""
+def station_card(st: StationLive, now: float, stale_after: float, floor_stale: bool = False) -> dbc.Card:
+    """One station: name, state on its PackML colour, time in state, counters, staleness.
+
+    OPC UA subscriptions report changes only: a station idle for an hour sends nothing and is
+    not stale while the connection is alive (its keep-alive proves that). A card is marked only
+    when the floor is stale (connection lost), and then says how long this station has been quiet.
+    """
     colour = state_colour(str(st.state))
     heard = st.last_heard
-    # the banner says when the whole floor is stale; a card says when its own station went quiet
-    stale = heard is not None and now - heard > stale_after
+    stale = floor_stale and (heard is None or now - heard > stale_after)
     body = [
         html.Div(st.station, className="fw-semibold"),
         html.Div(
@@ -137,6 +141,7 @@ def register(app: Dash, ctx: PageContext) -> None:
                 live.stations.get(sid, StationLive(station=sid, state=MachineState.STOPPED)),
                 live.time or now,
                 cfg.stale_after,
+                live.stale,
             )
             for sid in order
         ]
