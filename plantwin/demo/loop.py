@@ -31,8 +31,15 @@ from plantwin.demo.config import DemoConfig
 from plantwin.demo.continuity import Carried, order_to_dict, state_dir, write_start_state
 from plantwin.demo.floor import HeldVirtualPlant, JobReceiver, ReleaseWindow
 from plantwin.demo.planning import RushOutcome, plan_book, plan_rush
-from plantwin.recording import record_dispatch, record_plan, record_verdict, started_by
+from plantwin.recording import (
+    record_dispatch,
+    record_plan,
+    record_simulation,
+    record_verdict,
+    started_by,
+)
 from plantwin.workers import process_pool
+from sim import replicate
 from sync.client import SyncClient
 from sync.tracker import LiveTracker
 from twin.errors import DispatchRefused
@@ -219,6 +226,8 @@ class Demo:
             if it.plan.schedule.content_hash() == loop.schedule.content_hash():
                 self.state.plan_run = plan_run
         self.state.schedule, self.state.orders = loop.schedule, list(self.book)
+        if self.state.plan_run is not None:
+            await self._record_simulation(loop.schedule, self.book, live, self.state.plan_run)
         self.window = ReleaseWindow(self.plant, JobReceiver(self.plant), self.cfg.release_horizon)
         if not self._dispatch(loop.schedule, loop.verdict, self.book, self.state.plan_run):
             self.say(f"not dispatched: {loop.reason}", "red")
@@ -317,6 +326,7 @@ class Demo:
             },
         )
         self._record_verdict(out.verdict, out.schedule, orders, plan_run, {"rush": rush.id})
+        await self._record_simulation(out.schedule, orders, live, plan_run)
         odds = out.verdict.order(rush.id).on_time_probability
         self.say(
             f"re-plan: {len(r.frozen)} lots frozen, {len(r.moved)} moved; simulator gives {rush.id} "
@@ -346,6 +356,36 @@ class Demo:
         )
         assert run is not None
         return run
+
+    async def _record_simulation(
+        self, schedule: Schedule, orders: Sequence[Order], live: LiveState, plan_run: str
+    ) -> None:
+        """The replications behind the verdict (same seed and warm start: the same sample paths),
+        recorded under the plan so the dashboard draws the simulated output band beside it."""
+        reps = await asyncio.to_thread(
+            replicate,
+            self.plant,
+            orders,
+            schedule=schedule,
+            replications=self.cfg.replications,
+            seed=self.cfg.seed,
+            live=live,
+            executor=self._executor,
+        )
+        record_simulation(
+            self.store,
+            command=COMMAND,
+            plant=self.plant,
+            orders=orders,
+            operations=reps.operations,
+            order_results=reps.orders,
+            states=reps.states,
+            estimates=dict(reps.kpis),
+            schedule=schedule,
+            params={"seed": self.cfg.seed, "replications": reps.n, "warm_start": live.time},
+            kpis={k: e.mean for k, e in reps.kpis.items()},
+            parent=plan_run,
+        )
 
     def _record_verdict(
         self,

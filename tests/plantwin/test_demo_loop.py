@@ -142,6 +142,9 @@ def test_the_history_holds_the_closed_loop(demo: DemoProcess) -> None:
         accepted_plan = verdicts.loc[verdicts["status"] == "ok", "parent"].iloc[-1]
         ok_dispatch = dispatches[dispatches["status"] == "ok"]
         assert accepted_plan in set(ok_dispatch["parent"])  # ... and the dispatch of that plan
+        # the replications behind the verdict, under the plan, for the simulated output band
+        sims = store.list_runs(kind="simulation")
+        assert accepted_plan in set(sims["parent"])
         # the rush order: a re-plan holding it, and the simulator's verdict on that re-plan
         rush_plans = [p for p in plans["id"] if "rush" in (store.get_run(p)["params"] or {})]
         assert len(rush_plans) == 1, demo.stderr()
