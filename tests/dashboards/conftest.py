@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from dashboard_support import CHROMIUM, CHROMIUM_ARGS, History, add_accepted_plan
+from dashboard_support import History, add_accepted_plan
+from support import CHROMIUM, CHROMIUM_ARGS
 
 from dashboards.synthetic import fill_history
 from twin.history import HistoryStore

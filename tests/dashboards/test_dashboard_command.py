@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support import free_port
 from typer.testing import CliRunner
 
 from dashboards.app import BOOTSTRAP_CSS_URL, create_app
@@ -72,17 +72,11 @@ def test_basic_authentication_guards_every_path(tmp_path: Path, demo_plant: Plan
         store.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_command_serves_the_history(tmp_path: Path, demo_plant: Plant, demo_orders: list[Order]) -> None:
     db = tmp_path / "history.duckdb"
     with HistoryStore(db) as store:
         fill_history(store, demo_plant, demo_orders, seed=2)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "plantwin.cli", "dashboard", "--db", str(db), "--port", str(port)],
         stdout=subprocess.PIPE,

@@ -11,13 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from support import free_port
+
 from twin.history import HistoryStore
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_listening(port: int, proc: subprocess.Popen[str], timeout: float = 60.0) -> None:

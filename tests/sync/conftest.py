@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pytest
 from asyncua import Server
+from support import free_port
 
 from twin.loader import plant_from_text
 from twin.plant import Plant
@@ -44,9 +44,7 @@ def cell() -> Plant:
 @pytest.fixture
 def port() -> int:
     """A TCP port free right now on 127.0.0.1 (for a server that must come back on the same port)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()
 
 
 @pytest.fixture(scope="session")
