@@ -6,8 +6,6 @@ Each issue carries the field path, so the loader can name the line.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import networkx as nx
 
 from twin.plant import Plant
@@ -40,6 +38,7 @@ def check_plant(plant: Plant) -> list[Finding]:
     for name, spec in plant.calendars.items():
         if spec.compile(plant.epoch, CALENDAR_PROBE).working_seconds(0, CALENDAR_PROBE) <= 0:
             err(("calendars", name), f"calendar {name!r} has no working time in the first 4 weeks")
+    families = {p.setup_family for p in plant.products}
     for i, line in enumerate(plant.lines):
         if line.calendar is not None and line.calendar not in plant.calendars:
             err(("lines", i, "calendar"), _unknown("calendar", line.calendar, plant.calendars))
@@ -47,7 +46,6 @@ def check_plant(plant: Plant) -> list[Finding]:
             path = ("lines", i, "stations", j)
             if st.calendar is not None and st.calendar not in plant.calendars:
                 err((*path, "calendar"), _unknown("calendar", st.calendar, plant.calendars))
-            families = {p.setup_family for p in plant.products}
             for a, row in st.setups.matrix.items():
                 for b, t in row.items():
                     if t < 0:
@@ -57,8 +55,6 @@ def check_plant(plant: Plant) -> list[Finding]:
                         warn((*path, "setups", "matrix", a), f"no product has family {fam!r}")
 
     used: set[str] = set()
-    families_seen = Counter(p.setup_family for p in plant.products)
-    del families_seen
     for i, product in enumerate(plant.products):
         op_ids = [op.id for op in product.routing]
         for k, dup in enumerate(op_ids):
