@@ -191,10 +191,6 @@ class WorkingTime:
         """A station that never stops for the calendar."""
         return cls(((0.0, INF),), INF, ())
 
-    @property
-    def starts(self) -> list[float]:
-        return [a for a, _ in self.intervals]
-
     def _index(self, t: float) -> int:
         """Index of the last interval starting at or before t (-1 if none)."""
         return bisect.bisect_right(self._starts, t) - 1
