@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dashboard_support import add_accepted_plan
+from synthetic_history import fill_history
 
 from dashboards.history_services import HistoryServices
 from dashboards.services import DispatchOutcome
-from dashboards.synthetic import fill_history
 from twin.history import HistoryStore
 from twin.orders import Order
 from twin.plant import Plant

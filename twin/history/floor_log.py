@@ -155,12 +155,13 @@ def process_series(
 
 
 def latest_book_entries(cur: duckdb.DuckDBPyConnection) -> dict[str, BookEntry]:
-    """Order id -> what the most recently stored order book holding it says of it."""
+    """Order id -> what the most recently stored order book holding it says of it (the whole
+    row of that book: `arg_max` would skip a missing due date and keep an older book's)."""
     rows = cur.execute(
         """
-        SELECT r.order_id, arg_max(r.product, b.stored_at), arg_max(r.quantity, b.stored_at),
-               arg_max(r.due, b.stored_at)
-        FROM order_book_rows r JOIN order_books b ON b.hash = r.book GROUP BY r.order_id
+        SELECT r.order_id, r.product, r.quantity, r.due
+        FROM order_book_rows r JOIN order_books b ON b.hash = r.book
+        QUALIFY row_number() OVER (PARTITION BY r.order_id ORDER BY b.stored_at DESC, r.book) = 1
         """
     ).fetchall()
     return {
