@@ -33,6 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/python tests/sql_confinement.py  # no SQL outside twin/history (also a test)
 
 test: $(STAMP) browser lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

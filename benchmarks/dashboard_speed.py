@@ -25,12 +25,10 @@ from typing import Any
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "dashboards"))  # its test server
+# its test server and the synthetic history (test support, not installed)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "dashboards"))
 
-from dashboards.app import create_app
-from dashboards.components import DashboardConfig
-from dashboards.history_services import HistoryServices
-from dashboards.synthetic import (
+from synthetic_history import (
     actual_frames,
     greedy_schedule,
     process_values,
@@ -38,6 +36,10 @@ from dashboards.synthetic import (
     simulated_frames,
     verdict_of,
 )
+
+from dashboards.app import create_app
+from dashboards.components import DashboardConfig
+from dashboards.history_services import HistoryServices
 from twin.history import HistoryStore
 from twin.loader import load_orders, load_plant, shipped_orders_path
 from twin.plant import Plant

@@ -1,8 +1,8 @@
 """`HistoryServices`: the dashboard's services backed by the history store, plus the actions
 (what-if, dispatch, live state) that the composition root plugs in as callables.
 
-Queries aggregate in DuckDB (through `HistoryStore`'s queries or small SQL here); only the
-result, never the events, comes back to Python.
+Every read goes through the history's typed read API (`twin.history.HistoryReader`); the
+aggregation runs there, in DuckDB, and only the result comes back. No SQL here.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,26 +27,13 @@ from dashboards.services import (
 from twin.errors import HistoryError, PlantwinError
 from twin.history import HistoryStore
 from twin.history.buckets import shift_windows
-from twin.history.codec import loads
-from twin.live import LiveState, OperationProgress, StationLive
+from twin.live import LiveState
 from twin.plant import Plant
 from twin.schedule import Schedule
-from twin.states import MachineState
-from twin.verdict import AcceptancePolicy, OrderVerdict, Verdict
+from twin.verdict import Verdict
 
 WhatIfRunner = Callable[[WhatIfRequest, Progress], WhatIfResult]
 Dispatcher = Callable[[str, Schedule], DispatchOutcome]
-
-_GOOD = "(status_code >> 30) = 0"
-"""OPC UA severity bits 00: a Good value (uncertain and bad values are not charted)."""
-
-
-def _flat_numbers(prefix: str, value: Any, out: dict[str, float]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flat_numbers(f"{prefix}.{k}" if prefix else str(k), v, out)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        out[prefix] = float(value)
 
 
 class HistoryServices:
@@ -89,75 +75,15 @@ class HistoryServices:
         live = self._live() if self._live is not None else None
         if live is not None:
             return live.time
-        row = self.store.sql("SELECT max(time) AS t FROM actual_events")
-        t = row["t"].iloc[0]
-        return float(t) if pd.notna(t) else 0.0
+        t = self.store.latest_actual_time()
+        return 0.0 if t is None else t
 
     def live_state(self) -> LiveState | None:
         if self._live is not None:
             live = self._live()
             if live is not None:
                 return live
-        return self._state_from_history()
-
-    def _state_from_history(self) -> LiveState | None:
-        """The last recorded state and the counters of each station: the floor as the history
-        last saw it (stale: nothing is syncing)."""
-        df = self.store.sql(
-            """
-            WITH s AS (
-                SELECT station, arg_max(state, time) AS state, max(time) AS since
-                FROM actual_events WHERE kind = 'state' GROUP BY station
-            ),
-            c AS (
-                SELECT station,
-                       coalesce(sum(quantity) FILTER (WHERE kind = 'produced'), 0) AS good,
-                       coalesce(sum(quantity) FILTER (WHERE kind = 'scrapped'), 0) AS reject,
-                       max(time) AS heard
-                FROM actual_events GROUP BY station
-            )
-            SELECT c.station, s.state, s.since, c.good, c.reject, c.heard
-            FROM c LEFT JOIN s USING (station)
-            """
-        )
-        if df.empty:
-            return None
-        stations = {}
-        for r in df.itertuples(index=False):
-            try:
-                state = MachineState(r.state) if isinstance(r.state, str) else MachineState.IDLE
-            except ValueError:
-                state = MachineState.IDLE
-            stations[r.station] = StationLive(
-                station=r.station,
-                state=state,
-                since=float(r.since) if pd.notna(r.since) else float(r.heard),
-                good_count=int(r.good),
-                reject_count=int(r.reject),
-                last_heard=float(r.heard),
-            )
-        last = float(df["heard"].max())
-        return LiveState(
-            time=last, stations=stations, in_progress=self._under_way(), stale=True, last_good=last
-        )
-
-    def _under_way(self) -> tuple[OperationProgress, ...]:
-        """The latest started operation of every order started and not finished (the WIP)."""
-        df = self.store.sql(
-            """
-            WITH started AS (
-                SELECT order_id, arg_max(operation, time) AS operation, arg_max(station, time) AS station,
-                       arg_max(coalesce(machine, 0), time) AS machine, max(time) AS t
-                FROM actual_events WHERE kind = 'order_started' AND order_id IS NOT NULL GROUP BY order_id
-            ),
-            finished AS (SELECT DISTINCT order_id FROM actual_events WHERE kind = 'order_finished')
-            SELECT s.* FROM started s ANTI JOIN finished f USING (order_id) ORDER BY s.t
-            """
-        )
-        return tuple(
-            OperationProgress(r.order_id, -1, r.station, int(r.machine), float(r.t))
-            for r in df.itertuples(index=False)
-        )
+        return self.store.floor_as_recorded()  # the floor as last recorded, marked stale
 
     def current_shift(self, t: float) -> ShiftWindow:
         plant = self.plant()
@@ -217,25 +143,18 @@ class HistoryServices:
     def list_runs(
         self, kind: str | None = None, since: datetime | None = None, limit: int = 100
     ) -> list[RunSummary]:
-        df = self.store.list_runs(kind=kind, since=since, limit=limit)
-        out = []
-        for r in df.itertuples(index=False):
-            kpis: dict[str, float] = {}
-            _flat_numbers("", loads(r.kpis), kpis)
-            params = loads(r.params) or {}
-            label = str(params.get("name") or params.get("scenario") or r.started_by)
-            out.append(
-                RunSummary(
-                    run_id=r.id,
-                    kind=r.kind,
-                    created=pd.Timestamp(r.created_at).to_pydatetime(),
-                    label=label,
-                    plant=r.plant_name or "",
-                    parent=r.parent if isinstance(r.parent, str) else None,
-                    kpis=kpis,
-                )
+        return [
+            RunSummary(
+                run_id=r.id,
+                kind=r.kind,
+                created=r.created_at,
+                label=r.label,
+                plant=r.plant_name or "",
+                parent=r.parent,
+                kpis=r.numbers(),
             )
-        return out
+            for r in self.store.runs(kind=kind, since=since, limit=limit)
+        ]
 
     def schedule(self, run_id: str) -> Schedule:
         try:
@@ -246,28 +165,7 @@ class HistoryServices:
     def actual_operations(self, start: float, end: float) -> pd.DataFrame:
         """Each (order, operation, station, machine) from its first to its last event (started,
         produced, scrapped, finished) overlapping the window."""
-        return self.store.sql(
-            """
-            WITH prod AS (
-                SELECT order_id, arg_max(product, b.stored_at) AS product
-                FROM order_book_rows r JOIN order_books b ON b.hash = r.book GROUP BY order_id
-            ),
-            ops AS (
-                SELECT order_id, operation, station, coalesce(machine, 0) AS machine,
-                       min(time) AS start, max(time) AS "end"
-                FROM actual_events
-                WHERE kind IN ('order_started', 'produced', 'scrapped', 'order_finished')
-                  AND order_id IS NOT NULL AND operation IS NOT NULL
-                GROUP BY ALL
-            )
-            SELECT o.order_id, -1 AS op_index, o.operation, o.station, o.machine, o.start, o."end",
-                   coalesce(p.product, '') AS product
-            FROM ops o LEFT JOIN prod p USING (order_id)
-            WHERE o."end" >= ? AND o.start < ?
-            ORDER BY o.start
-            """,
-            [start, end],
-        )
+        return self.store.actual_operations(start, end)
 
     def output_curves(
         self, plan_run: str, sim_run: str | None, start: float, end: float, by: str
@@ -331,36 +229,7 @@ class HistoryServices:
 
     # ---- dispatch ----
     def _verdict(self, verdict_run: str) -> Verdict:
-        head = self.store.sql("SELECT * FROM verdicts WHERE run_id = ?", [verdict_run]).iloc[0]
-        orders = self.store.get_verdict_orders(verdict_run)
-        policy = loads(head["policy"]) or {}
-        return Verdict(
-            schedule_hash=str(head["schedule_hash"]),
-            accepted=bool(head["accepted"]),
-            reasons=tuple(loads(head["reasons"]) or ()),
-            orders=tuple(
-                OrderVerdict(
-                    order_id=str(o.order_id),
-                    due=float(o.due) if pd.notna(o.due) else math.inf,
-                    planned_completion=float(o.planned_completion)
-                    if pd.notna(o.planned_completion)
-                    else None,
-                    on_time_probability=float(o.on_time_probability),
-                    ci_low=float(o.ci_low),
-                    ci_high=float(o.ci_high),
-                    mean_completion=float(o.mean_completion) if pd.notna(o.mean_completion) else math.nan,
-                    mean_lateness=float(o.mean_lateness) if pd.notna(o.mean_lateness) else 0.0,
-                    delay=loads(o.delay) or {},
-                )
-                for o in orders.itertuples(index=False)
-            ),
-            makespans=tuple(loads(head["makespans"]) or ()),
-            replications=int(head["replications"]),
-            seed=int(head["seed"]),
-            policy=AcceptancePolicy(
-                **{k: v for k, v in policy.items() if k in ("min_on_time", "service_level")}
-            ),
-        )
+        return self.store.get_verdict(verdict_run)
 
     def candidates(self) -> list[Candidate]:
         out = []
@@ -405,26 +274,17 @@ class HistoryServices:
     def process_series(
         self, station: str, tag: str, start: float | None, end: float | None, limit: int
     ) -> pd.DataFrame:
-        df = self.store.sql(
-            f"""
-            SELECT time, value FROM actual_values
-            WHERE station = ? AND tag = ? AND value IS NOT NULL AND isfinite(value) AND {_GOOD}
-              AND time >= ? AND time < ?
-            ORDER BY time DESC LIMIT ?
-            """,
-            [station, tag, -1e300 if start is None else start, 1e300 if end is None else end, int(limit)],
-        )
-        return df.iloc[::-1].reset_index(drop=True)
+        return self.store.process_series(station, tag, start, end, limit)
 
     # ---- history ----
     def compare_runs(self, a: str, b: str) -> pd.DataFrame:
-        ra, rb = self.store.get_run(a), self.store.get_run(b)
+        ra, rb = self.store.run(a), self.store.run(b)
         head = [
-            ("kind", ra["kind"], rb["kind"]),
-            ("created", f"{ra['created_at']:%Y-%m-%d %H:%M:%S}", f"{rb['created_at']:%Y-%m-%d %H:%M:%S}"),
-            ("started by", ra["started_by"], rb["started_by"]),
-            ("plant", ra.get("plant_name") or "-", rb.get("plant_name") or "-"),
-            ("status", ra["status"], rb["status"]),
+            ("kind", ra.kind, rb.kind),
+            ("created", f"{ra.created_at:%Y-%m-%d %H:%M:%S}", f"{rb.created_at:%Y-%m-%d %H:%M:%S}"),
+            ("started by", ra.started_by, rb.started_by),
+            ("plant", ra.plant_name or "-", rb.plant_name or "-"),
+            ("status", ra.status, rb.status),
         ]
         rows = [{"item": k, "a": str(x), "b": str(y)} for k, x, y in head]
         kpis = self.store.compare_runs(a, b)

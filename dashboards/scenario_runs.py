@@ -13,13 +13,12 @@ import math
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
 
 from dashboards.services import Progress, ScenarioInfo, WhatIfRequest, WhatIfResult
-from scenarios.files import LoadedScenario, library_descriptions, load_scenario, prepare
+from scenarios.files import LoadedScenario, library_descriptions, load_scenario, rush_order_scenario
 from scenarios.report import ScenarioReport
 from twin.errors import PlantwinError
 from twin.history import HistoryStore
@@ -142,20 +141,6 @@ class ScenarioWhatIf:
         self.store = store
         self.plant = plant
 
-    def _rush_text(self, request: WhatIfRequest, plant: Plant, now: float) -> str:
-        due = (plant.epoch + timedelta(seconds=float(request.due or 0.0))).isoformat()
-        at = (plant.epoch + timedelta(seconds=now)).isoformat()
-        order_id = f"RUSH-{uuid.uuid4().hex[:6].upper()}"
-        return (
-            "name: dashboard-rush-order\n"
-            f'description: "Rush order of {request.quantity} {request.product} due {due} (dashboard)"\n'
-            f'base:\n  plant: {plant.name}\n  now: "{at}"\n'
-            f"judge:\n  replications: {request.replications}\n  seed: {request.seed}\n"
-            "changes:\n"
-            f"  - {{type: add_order, id: {order_id}, product: {request.product}, "
-            f'quantity: {request.quantity}, due: "{due}", priority: 3}}\n'
-        )
-
     def __call__(self, request: WhatIfRequest, progress: Progress) -> WhatIfResult:
         """Raises PlantwinError (InputError) for a request the runner cannot take."""
         progress(0.0, "loading the scenario")
@@ -166,10 +151,25 @@ class ScenarioWhatIf:
             if not request.product or not request.quantity or request.due is None:
                 raise PlantwinError("a rush order needs a product, a quantity and a due time")
             plant = self.plant()
-            orders = self._order_book()
-            now = self._now()
-            text = self._rush_text(request, plant, now)
-            loaded = prepare(text, "dashboard rush order", base_dir=Path.cwd(), plant=plant, orders=orders)
+            due = plant.epoch + timedelta(seconds=float(request.due))
+            loaded = rush_order_scenario(
+                plant,
+                self._order_book(),
+                request.product,
+                request.quantity,
+                float(request.due),
+                order_id=f"RUSH-{uuid.uuid4().hex[:6].upper()}",
+                priority=3.0,
+                replications=request.replications,
+                seed=request.seed,
+                mode="solve",
+                now=self._now(),
+                name="dashboard-rush-order",
+                description=f"Rush order of {request.quantity} {request.product} due {due.isoformat()} "
+                "(dashboard)",
+                source="dashboard rush order",
+            )
+            text = loaded.text
 
         def tick(what: str, done: int, total: int) -> None:
             progress(0.05 + 0.9 * done / max(total, 1), what)
@@ -182,18 +182,18 @@ class ScenarioWhatIf:
     def _order_book(self) -> list[Any] | None:
         if self.store is None:
             return None
-        plans = self.store.list_runs(kind="plan", limit=1)
-        if plans.empty:
+        plans = self.store.runs(kind="plan", limit=1)
+        if not plans:
             raise PlantwinError(
                 "no plan in the history: a rush order is added to the latest plan's order book"
             )
-        return self.store.get_orders(str(plans["id"].iloc[0])) or None
+        return self.store.get_orders(plans[0].id) or None
 
     def _now(self) -> float:
         if self.store is None:
             return 0.0
-        t = self.store.sql("SELECT max(time) AS t FROM actual_events")["t"].iloc[0]
-        return float(t) if pd.notna(t) else 0.0
+        t = self.store.latest_actual_time()
+        return 0.0 if t is None else t
 
     def _record(self, report: ScenarioReport, text: str, loaded: Any) -> str | None:
         if self.store is None:

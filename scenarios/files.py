@@ -294,7 +294,7 @@ def prepare(
 
 def rush_order_scenario(
     plant: Plant,
-    orders: list[Order],
+    orders: list[Order] | None,
     product: str,
     quantity: int,
     due: float,
@@ -305,16 +305,20 @@ def rush_order_scenario(
     seed: int = 0,
     mode: str = "dispatch",
     now: float = 0.0,
+    name: str | None = None,
+    description: str | None = None,
+    source: str = "<rush order>",
 ) -> LoadedScenario:
     """A one-variant scenario adding a rush order to `plant` and `orders` (what the dashboard's
-    rush-order form asks), with its YAML text kept for the history.
+    rush-order form asks), with its YAML text kept for the history. `orders` None: the plant's
+    own order book; `name` and `description` default to ones made from the order.
 
     Raises:
         InputError: unknown product, bad quantity or due time, an order id already taken.
     """
     data = {
-        "name": f"rush-{quantity}-{product}",
-        "description": f"Rush order of {quantity} {product} due at plant second {due:g}",
+        "name": name or f"rush-{quantity}-{product}",
+        "description": description or f"Rush order of {quantity} {product} due at plant second {due:g}",
         "base": {"plant": plant.name, "now": now},
         "judge": {"replications": replications, "seed": seed, "planner": {"mode": mode}},
         "changes": [
@@ -323,4 +327,4 @@ def rush_order_scenario(
         ],
     }  # fmt: skip
     text = yaml.safe_dump(data, sort_keys=False)
-    return prepare(text, "<rush order>", base_dir=Path.cwd(), plant=plant, orders=orders)
+    return prepare(text, source, base_dir=Path.cwd(), plant=plant, orders=orders)

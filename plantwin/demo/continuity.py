@@ -90,18 +90,16 @@ class Carried:
 
 def carried_over(store: HistoryStore) -> Carried:
     """Orders finished and rush orders accepted by earlier demo runs, and the last dispatched plan."""
-    runs = store.list_runs(kind="demo", limit=1000)
+    runs = store.runs(kind="demo", limit=1000)
     completed: set[str] = set()
     rush: dict[str, Order] = {}
-    for run_id in runs["id"] if len(runs) else ():
-        end = store.get_run(str(run_id)).get("kpis") or {}
+    for run in runs:
+        end = run.kpis
         completed.update(end.get("completed_orders") or ())
         for d in end.get("rush_accepted") or ():
             rush[str(d["id"])] = order_from_dict(d)
-    dispatched = store.list_runs(kind="dispatch", status="ok", limit=1)
-    last_plan = None
-    if len(dispatched):
-        last_plan = store.get_run(str(dispatched["id"].iloc[0])).get("parent")
+    dispatched = store.runs(kind="dispatch", status="ok", limit=1)
+    last_plan = dispatched[0].parent if dispatched else None
     return Carried(
         len(runs), frozenset(completed), tuple(o for k, o in rush.items() if k not in completed), last_plan
     )

@@ -61,57 +61,17 @@ class OrderPerformance:
         return self.completed <= self.due
 
 
-def _books(store: HistoryStore) -> dict[str, tuple[str, int, float | None]]:
-    """Order id -> (product, quantity, due) from the most recently stored order book holding it."""
-    df = store.sql(
-        """
-        SELECT r.order_id, arg_max(r.product, b.stored_at) AS product,
-               arg_max(r.quantity, b.stored_at) AS quantity, arg_max(r.due, b.stored_at) AS due
-        FROM order_book_rows r JOIN order_books b ON b.hash = r.book GROUP BY r.order_id
-        """
-    )
-    return {
-        str(r.order_id): (
-            str(r.product),
-            int(r.quantity),
-            float(r.due)
-            if r.due is not None and not (isinstance(r.due, float) and math.isnan(r.due))
-            else None,
-        )
-        for r in df.itertuples(index=False)
-    }
-
-
 def production_performance(
     store: HistoryStore, plant: Plant, since: float, until: float | None = None
 ) -> list[OrderPerformance]:
     """Per order with actual events in [since, until): its production response (see module doc)."""
-    upper = math.inf if until is None else until
-    seg = store.sql(
-        """
-        SELECT order_id, operation,
-               coalesce(sum(quantity) FILTER (WHERE kind = 'produced'), 0) AS produced,
-               coalesce(sum(quantity) FILTER (WHERE kind = 'scrapped'), 0) AS scrapped,
-               min(time) AS first, max(time) AS last
-        FROM actual_events
-        WHERE order_id IS NOT NULL AND order_id <> '' AND operation IS NOT NULL AND operation <> ''
-          AND time >= ? AND time < ?
-        GROUP BY order_id, operation ORDER BY order_id, first
-        """,
-        [since, upper if math.isfinite(upper) else 1e300],
-    )
-    finals = store.sql(
-        """
-        SELECT order_id, operation, time, quantity FROM actual_events
-        WHERE kind = 'produced' AND order_id IS NOT NULL AND time >= ? AND time < ?
-        ORDER BY order_id, time
-        """,
-        [since, upper if math.isfinite(upper) else 1e300],
-    )
-    books = _books(store)
+    seg = store.order_segments(since, until)
+    finals = store.produced_events(since, until)
+    books = store.latest_book_entries()
     out: list[OrderPerformance] = []
     for order_id, rows in seg.groupby("order_id", sort=True):
-        product, quantity, due = books.get(str(order_id), (None, None, None))
+        entry = books.get(str(order_id))
+        product, quantity, due = (entry.product, entry.quantity, entry.due) if entry else (None, None, None)
         routing = plant.product_map[product].routing if product in plant.product_map else None
         last_op = routing[-1].id if routing else None
         segments = tuple(

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 from dashboard_support import History, add_accepted_plan
 from support import CHROMIUM, CHROMIUM_ARGS
+from synthetic_history import fill_history
 
-from dashboards.synthetic import fill_history
 from twin.history import HistoryStore
 from twin.orders import Order
 from twin.plant import Plant

@@ -1,6 +1,6 @@
 """A fast stand-in for the planner and the simulator behind the scenario runner's `Engine` port:
-greedy plans and noisy replications from `dashboards.synthetic`, so the what-if page can be tested
-end to end (page -> services -> scenario runner -> history) in seconds."""
+greedy plans and noisy replications from `synthetic_history` (beside this file), so the what-if
+page can be tested end to end (page -> services -> scenario runner -> history) in seconds."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
 
-from dashboards.synthetic import greedy_schedule, simulated_frames, verdict_of
+from synthetic_history import greedy_schedule, simulated_frames, verdict_of
+
 from scenarios.engine import PlanOutcome, SimOutcome
 from scenarios.model import PlannerSettings
 from scenarios.report import PlanSummary

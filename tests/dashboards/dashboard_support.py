@@ -6,9 +6,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from synthetic_history import SyntheticRuns, greedy_schedule, simulated_frames, verdict_of
 from werkzeug.serving import make_server
 
-from dashboards.synthetic import SyntheticRuns, greedy_schedule, simulated_frames, verdict_of
 from twin.history import HistoryStore
 from twin.orders import Order
 from twin.plant import Plant

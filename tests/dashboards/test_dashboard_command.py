@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from support import free_port
+from synthetic_history import fill_history
 from typer.testing import CliRunner
 
 from dashboards.app import BOOTSTRAP_CSS_URL, create_app
 from dashboards.history_services import HistoryServices
-from dashboards.synthetic import fill_history
 from plantwin.cli import app as cli
 from plantwin.commands.dashboard import is_loopback, parse_users
 from twin.errors import InputError

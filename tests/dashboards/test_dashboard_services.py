@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from dashboard_support import add_accepted_plan
+from synthetic_history import fill_history
 
 from dashboards.history_services import HistoryServices
-from dashboards.services import DispatchOutcome
-from dashboards.synthetic import fill_history
+from dashboards.scenario_runs import ScenarioWhatIf
+from dashboards.services import DispatchOutcome, WhatIfRequest
+from scenarios.files import LoadedScenario
+from scenarios.report import ScenarioReport
 from twin.history import HistoryStore
 from twin.orders import Order
 from twin.plant import Plant
@@ -108,3 +112,37 @@ def test_dispatch_needs_an_accepted_verdict_and_a_target(
     assert list(recorded["parent"]) == [accepted] and recorded["id"].iloc[0] == ok.run_id
     risk = services.orders_at_risk(runs.plan, 0.9)
     assert {o.id for o in late} <= set(risk["order_id"])
+
+
+class _Stop(Exception):
+    """Raised by the stand-in runner once it has seen the scenario it was given."""
+
+
+def test_rush_form_is_built_by_the_scenario_builder(
+    store: HistoryStore, demo_plant: Plant, demo_orders: list[Order]
+) -> None:
+    store.record_run("plan", started_by="t", plant=demo_plant, orders=demo_orders[:3])
+    store.record_run("plan", started_by="t", plant=demo_plant, orders=demo_orders[:5])  # the latest
+    store.add_actual_events(_events([(MON_15, "saw", "produced", None, "SO-1", 1)]))
+    seen: dict[str, LoadedScenario] = {}
+
+    def runner(loaded: LoadedScenario, **_: object) -> ScenarioReport:
+        seen["loaded"] = loaded
+        raise _Stop
+
+    product = demo_plant.products[0].id
+    request = WhatIfRequest(product=product, quantity=7, due=MON_18, replications=3, seed=5)
+    with pytest.raises(_Stop):
+        ScenarioWhatIf(runner, store, lambda: demo_plant)(request, lambda share, what: None)
+    loaded = seen["loaded"]
+    assert loaded.scenario.name == "dashboard-rush-order" and "(dashboard)" in loaded.scenario.description
+    (variant,) = loaded.variants
+    (rush_id,) = variant.rush
+    assert rush_id.startswith("RUSH-")
+    rush = next(o for o in variant.orders if o.id == rush_id)
+    assert (rush.product, rush.quantity, rush.due, rush.weight) == (product, 7, MON_18, 3.0)
+    assert [o.id for o in loaded.orders] == [o.id for o in demo_orders[:5]]  # the latest plan's book
+    assert loaded.now == MON_15  # decided at the floor's last event
+    judge = loaded.scenario.judge
+    assert (judge.replications, judge.seed, judge.planner.mode) == (3, 5, "solve")
+    assert yaml.safe_load(loaded.text)["changes"][0]["id"] == rush_id  # the text kept for the history

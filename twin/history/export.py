@@ -10,16 +10,14 @@ import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 
 from twin.errors import HistoryError
 from twin.history.codec import one as _one
 from twin.history.codec import plant_seconds
-
-if TYPE_CHECKING:
-    from twin.history.store import HistoryStore
+from twin.history.queries import RunSource
+from twin.history.schema import TABLES
 
 _FORMATS = {".parquet": "(FORMAT parquet)", ".pq": "(FORMAT parquet)", ".csv": "(FORMAT csv, HEADER true)"}
 _MAIN_ORDER = (
@@ -72,7 +70,7 @@ def _timed(columns: list[str], epoch_unix: float | None) -> str:
     return ", ".join(out)
 
 
-def export_run(store: HistoryStore, cur: duckdb.DuckDBPyConnection, run_id: str, path: Path) -> list[Path]:
+def export_run(store: RunSource, cur: duckdb.DuckDBPyConnection, run_id: str, path: Path) -> list[Path]:
     """The run's main table to `path`, its other tables and its run record beside it."""
     _format(path)
     row = _one(cur.execute("SELECT plant_hash FROM runs WHERE id = ?", [run_id]))
@@ -96,7 +94,7 @@ def export_run(store: HistoryStore, cur: duckdb.DuckDBPyConnection, run_id: str,
 
 
 def export_actuals(
-    store: HistoryStore,
+    store: RunSource,
     cur: duckdb.DuckDBPyConnection,
     start: float | datetime | None,
     end: float | datetime | None,
@@ -130,8 +128,6 @@ def export_actuals(
 def publish_snapshot(cur: duckdb.DuckDBPyConnection, root: Path, keep: int) -> Path:
     """Every table as Parquet in a new folder under `root`, all from one transaction (a
     consistent view); then CURRENT is replaced atomically and older folders beyond `keep` go."""
-    from twin.history.store import TABLES
-
     stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}"
     folder = root / stamp
     folder.mkdir(parents=True, exist_ok=False)

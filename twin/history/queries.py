@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import duckdb
 import numpy as np
@@ -29,8 +29,17 @@ from twin.plant import Plant
 from twin.states import DELAY, MachineState
 from twin.stats import wilson_interval
 
-if TYPE_CHECKING:
-    from twin.history.store import HistoryStore
+
+class RunSource(Protocol):
+    """What the queries need of the store besides a cursor: run ids and the plants they used
+    (`HistoryReader` provides it; the protocol keeps this module from importing the reader)."""
+
+    def resolve_run(self, ref: str) -> str: ...
+
+    def get_plant(self, plant_hash: str) -> Plant: ...
+
+    def latest_plant(self) -> Plant | None: ...
+
 
 _PROD_MAP = """
 prod_map AS (
@@ -43,7 +52,7 @@ prod_map AS (
 )"""
 
 
-def _run_plant(store: HistoryStore, cur: duckdb.DuckDBPyConnection, runs: list[str | None]) -> Plant | None:
+def _run_plant(store: RunSource, cur: duckdb.DuckDBPyConnection, runs: list[str | None]) -> Plant | None:
     for run in runs:
         if run:
             row = _one(cur.execute("SELECT plant_hash FROM runs WHERE id = ?", [run]))
@@ -61,7 +70,7 @@ def _register(cur: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) ->
 
 
 def plan_vs_actual(
-    store: HistoryStore,
+    store: RunSource,
     cur: duckdb.DuckDBPyConnection,
     plan_run: str | None,
     sim_run: str | None,
@@ -299,7 +308,7 @@ def _pri_tables(plant: Plant | None) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def oee_per_shift(
-    store: HistoryStore,
+    store: RunSource,
     cur: duckdb.DuckDBPyConnection,
     start: float | datetime | None,
     end: float | datetime | None,
@@ -436,7 +445,7 @@ def _midnight_offset(epoch: datetime) -> float:
 
 
 def on_time_per_day(
-    store: HistoryStore,
+    store: RunSource,
     cur: duckdb.DuckDBPyConnection,
     start: float | datetime | None,
     end: float | datetime | None,
@@ -555,7 +564,7 @@ def _run_kpis(cur: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
     )
 
 
-def compare_runs(store: HistoryStore, cur: duckdb.DuckDBPyConnection, a: str, b: str) -> pd.DataFrame:
+def compare_runs(store: RunSource, cur: duckdb.DuckDBPyConnection, a: str, b: str) -> pd.DataFrame:
     """KPIs of runs a and b side by side: a, b, difference = b - a, relative = difference / |a|,
     and each side's confidence interval where the run recorded one."""
     left = _run_kpis(cur, a).set_index("kpi")

@@ -131,6 +131,34 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
+TABLES = (
+    "schema_version",
+    "plants",
+    "order_books",
+    "order_book_rows",
+    "runs",
+    "schedules",
+    "schedule_operations",
+    "sim_operations",
+    "sim_orders",
+    "sim_states",
+    "run_kpis",
+    "verdicts",
+    "verdict_orders",
+    "actual_values",
+    "actual_events",
+)
+"""Every table of the current schema (a snapshot holds one Parquet file per table)."""
+RUN_TABLES = (
+    "schedule_operations",
+    "sim_operations",
+    "sim_orders",
+    "sim_states",
+    "run_kpis",
+    "verdict_orders",
+)
+"""The detail tables keyed by run_id (row counts per run in `get_run`)."""
+
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (
     version INTEGER PRIMARY KEY, description VARCHAR NOT NULL, checksum VARCHAR NOT NULL,
