@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from ortools.sat.python import cp_model
 
 from planner.data import Problem, build_problem
-from planner.dispatch import RULES, Placement, dispatch
+from planner.dispatch import RULES, Placement, dispatch, ready_at
 from planner.model import ModelVars, build_model, set_objective
+from planner.reorders import triggers
 from planner.results import PlanResult
 from twin.live import LiveState
 from twin.orders import Order
@@ -270,6 +271,27 @@ def add_hints(model: cp_model.CpModel, problem: Problem, mv: ModelVars, hint: Pl
         model.add_hint(var, max(0, ends[chain[-1].key] - due))
     if mv.makespan is not None:
         model.add_hint(mv.makespan, max(ends.values(), default=0))
+    for mat_id, chain in mv.reorders.items():
+        rule = problem.reorders[mat_id]
+        events = problem.supply[mat_id]
+        ready = {op.key: ready_at(problem, op, hint) for op in problem.ops if op.consumes.get(mat_id)}
+        placed = triggers(
+            events,
+            [(ready[op.key], op.consumes[mat_id]) for op in problem.ops if op.key in ready],
+            point=rule.point,
+            quantity=rule.quantity,
+            lead=rule.lead,
+            count=rule.count,
+            origin=rule.origin,
+        )
+        for k, rv in enumerate(chain):
+            at = placed[k] if k < len(placed) else None
+            model.add_hint(rv.placed, at is not None)
+            model.add_hint(rv.time, rule.origin if at is None else at)
+            for key, lit in rv.allocated.items():
+                model.add_hint(lit, at is not None and ready[key] <= at)
+            for j, lit in rv.delivered.items():
+                model.add_hint(lit, at is not None and events[j][0] <= at)
 
 
 def solve(
