@@ -298,8 +298,10 @@ def build_problem(
             "stations follow different calendars: operations are kept inside one working interval "
             "(stricter than operations_span_breaks: true)"
         )
-    need = max_release + work_total + 1
-    wall_h = max(need, 86400.0)
+    need = max_release + work_total + 1 + _supply_wait(plant, orders, quantities, now)
+    plain_time = calendars <= {None} and not any(plant.station_map[s].maintenance for s in used)
+    # without calendars or maintenance the work itself bounds the horizon (tight domains help CP-SAT)
+    wall_h = float(need) if plain_time else max(need, 86400.0)
     axis = TimeAxis()
     station_wt: dict[str, WorkingTime] = {}
     for _ in range(40):
@@ -457,6 +459,30 @@ def _check_fits(ops: list[Op], machines: dict[str, MachineData], horizon: int) -
                 f"order {op.order_id} operation {op.operation}: {op.duration} s of work does not fit in any "
                 f"working interval (longest {longest} s) and operations may not span breaks"
             )
+
+
+def _supply_wait(
+    plant: Plant, orders: Sequence[Order], quantities: dict[tuple[str, int], float], now: float
+) -> float:
+    """Plant seconds the order book may wait for material: the last delivery, plus one lead time
+    per reorder the demand can call for (reorders go out one after the other)."""
+    demand: dict[str, float] = {}
+    for order in orders:
+        product = plant.product_map.get(order.product)
+        for k, operation in enumerate(product.routing if product else ()):
+            for m, q in operation.consumes.items():
+                demand[m] = demand.get(m, 0.0) + q * quantities.get((order.id, k), 0.0)
+    wait = 0.0
+    for m, need in demand.items():
+        material = plant.material_map[m]
+        at = [parse_time(d.at, plant.epoch) - now for d in material.deliveries]
+        wait = max(wait, *at, 0.0)
+        rep = material.replenishment
+        if rep is not None:
+            wait += (
+                math.floor(max(0.0, need - material.stock + rep.reorder_point) / rep.quantity) + 1
+            ) * rep.lead_time
+    return wait
 
 
 def _units(expected: float, op_index: int) -> int:

@@ -96,11 +96,21 @@ def build_model(problem: Problem) -> tuple[cp_model.CpModel, ModelVars]:
             end = model.new_constant(op.fixed.end)
         else:
             start = model.new_int_var(op.release, horizon, f"start[{name}]")
-            setup = model.new_int_var(0, ub_setup, f"setup[{name}]")
+            # no changeover variable where no eligible machine has setups (a pure job shop
+            # then gets the plain formulation: one fixed-size interval per lot)
+            setup = (
+                model.new_int_var(0, ub_setup, f"setup[{name}]")
+                if any(problem.machines[a.machine_id].has_setups for a in op.alternatives)
+                else model.new_constant(0)
+            )
             end = model.new_int_var(op.release, horizon, f"end[{name}]")
         ov = OpVars(start, setup, end, [])
         for i, alt in enumerate(op.alternatives):
-            if op.fixed is not None:
+            single = len(op.alternatives) == 1 and not problem.machines[alt.machine_id].has_setups
+            if op.fixed is None and single:
+                present = model.new_constant(1)
+                interval = model.new_interval_var(start, alt.duration, end, f"iv[{name}@{alt.machine_id}]")
+            elif op.fixed is not None:
                 present = model.new_constant(1 if i == op.fixed.alternative else 0)
                 size = op.fixed.end - op.fixed.start
                 interval = model.new_optional_interval_var(
@@ -120,7 +130,7 @@ def build_model(problem: Problem) -> tuple[cp_model.CpModel, ModelVars]:
     for op in problem.ops:
         ov = mv.ops[op.key]
         model.add_exactly_one(a.present for a in ov.alts)
-        if op.fixed is None:
+        if op.fixed is None and len(ov.alts) > 1:
             durations = {a.duration for a in op.alternatives}
             if len(durations) == 1:
                 model.add(ov.end == ov.start + ov.setup + durations.pop())
@@ -143,7 +153,7 @@ def build_model(problem: Problem) -> tuple[cp_model.CpModel, ModelVars]:
         model.add_no_overlap([av.interval for _, _, av in entries] + blocked)
         if not machine.has_setups:
             for op, ov, av in entries:
-                if op.fixed is None:
+                if op.fixed is None and len(op.alternatives) > 1:
                     model.add(ov.setup == 0).only_enforce_if(av.present)
             continue
         arcs: list[tuple[int, int, cp_model.IntVar]] = []
