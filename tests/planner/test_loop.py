@@ -85,8 +85,10 @@ def test_plan_until_accepted_command_reports_every_pass(tmp_path) -> None:
         "o,p,10,2026-11-30T00:00:00+00:00,2026-11-30T00:02:30+00:00,1\n"
     )
     out = tmp_path / "s.json"
-    args = ["plan", str(plant), "--orders", str(book), "--until-accepted", "--max-passes", "3",
-            "--replications", "20", "--time-limit", "4", "--out", str(out), "--no-history", "--json"]  # fmt: skip
+    args = [
+        "plan", str(plant), "--orders", str(book), "--until-accepted", "--max-passes", "3",
+        "--replications", "20", "--time-limit", "4", "--out", str(out), "--no-history", "--json",
+    ]  # fmt: skip
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
