@@ -12,6 +12,7 @@ without the warm start. The machine's load average is printed before and after (
 machine may be shared: wall-clock limits make the figures depend on it).
 
     .venv/bin/python benchmarks/planner_quality.py [--time-limit 60] [--workers 2] [--only ft10,demo]
+        [--work-limit 5]   # both models on a deterministic budget: comparable on a loaded machine
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class _Best(cp_model.CpSolverSolutionCallback):
 
 
 def yardstick(
-    text: str, time_limit: float, workers: int
+    text: str, time_limit: float, workers: int, work_limit: float | None = None
 ) -> tuple[int | None, float, str, float | None, float]:
     """The plain OR-Tools job-shop model: (makespan, bound, status, time to best, seconds)."""
     t0 = time.perf_counter()
@@ -89,6 +90,9 @@ def yardstick(
     model.minimize(makespan)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, time_limit - (time.perf_counter() - t0))
+    if work_limit is not None:  # the planner's deterministic mode, same parameters
+        solver.parameters.max_deterministic_time = work_limit
+        solver.parameters.interleave_search = True
     solver.parameters.num_workers = workers
     best = _Best()
     status = solver.solve(model, best)
@@ -115,13 +119,20 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
+        "--work-limit",
+        type=float,
+        default=None,
+        help="CP-SAT deterministic seconds for both (load-independent; --time-limit caps the wall)",
+    )
+    parser.add_argument(
         "--only", default="", help="comma-separated names (default: ta11,swv01,yn1,ft10,orb01 and demo)"
     )
     args = parser.parse_args()
     only = [n for n in args.only.split(",") if n]
     names = [n for n in (only or DEFAULT) if n in OPTIMA]
+    work = "" if args.work_limit is None else f", deterministic limit {args.work_limit:g} for both"
     print(
-        f"time limit {args.time_limit:g} s (covering the model build), {args.workers} workers; "
+        f"time limit {args.time_limit:g} s (covering the model build){work}, {args.workers} workers; "
         f"ours = planner.solve, plain = OR-Tools sample model; {_load()}"
     )
     head = (
@@ -133,8 +144,10 @@ def main() -> None:
     for name in names:
         text = (HERE / "instances" / name).read_text()
         plant, orders = jssp_from_text(text, name, name)
-        ours = solve(plant, orders, time_limit=args.time_limit, workers=args.workers)
-        plain = yardstick(text, args.time_limit, args.workers)
+        ours = solve(
+            plant, orders, time_limit=args.time_limit, workers=args.workers, work_limit=args.work_limit
+        )
+        plain = yardstick(text, args.time_limit, args.workers, args.work_limit)
         opt = OPTIMA[name]
         ok = "yes" if plain[0] is None or ours.makespan <= plain[0] else "NO"
         print(
