@@ -14,7 +14,10 @@ Calendars (documented in docs/planner.md):
   station's machines, so an operation (with its setup) fits wholly inside one working
   interval. With `true` but mixed calendars this is stricter than the plant setting; the
   problem says so in `notes`.
-Processing time of a lot = batch_time + quantity x mean unit time, rounded up to whole seconds.
+Processing time of a lot = batch_time + planned quantity x mean unit time, rounded up to whole
+seconds; the planned quantity includes the scrap allowance (`planner.yields`).
+Materials with a reorder-point replenishment become `Reorder`s: the CP-SAT model and the
+dispatch rules place the reorders by the simulator's rule (`planner.reorders`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from planner.yields import YIELD_CONFIDENCE, launch_quantity, planned_quantities
 from twin.calendar import WorkingTime
 from twin.errors import InfeasibleError, InputError, Issue
 from twin.live import LiveState
@@ -171,6 +175,23 @@ class OrderData:
 
 
 @dataclass(frozen=True)
+class Reorder:
+    """A material's reorder-point replenishment in model units (the simulator's rule, docs/plant-model.md).
+
+    When the level falls to `point` and no reorder is outstanding, `quantity` is ordered and
+    arrives `lead` model seconds later; at most `count` reorders are needed by the order book.
+    Quantities are x MATERIAL_SCALE.
+    """
+
+    point: int
+    quantity: int
+    lead: int
+    count: int
+    origin: int
+    """Model time from which reorders may be placed (now)."""
+
+
+@dataclass(frozen=True)
 class Problem:
     """Everything the model and the heuristics need, in model time (whole seconds)."""
 
@@ -185,6 +206,8 @@ class Problem:
     origin: int = 0
     """Model time of 'now' (the live state's time; 0 when planning from scratch)."""
     notes: tuple[str, ...] = ()
+    reorders: dict[str, Reorder] = field(default_factory=dict)
+    """Per material with a reorder-point replenishment: the policy, in model units."""
 
     def chain(self, order_id: str) -> list[Op]:
         return [op for op in self.ops if op.order_id == order_id]
@@ -222,6 +245,7 @@ def build_problem(
     *,
     due_overrides: dict[str, float] | None = None,
     stretch: dict[str, float] | None = None,
+    yield_confidence: float = YIELD_CONFIDENCE,
 ) -> Problem:
     """The problem for `orders` on `plant`, from `live` if given.
 
@@ -229,7 +253,8 @@ def build_problem(
     machine from their start to the end of their remaining work; nothing else starts
     before `live.time`. `due_overrides` (plant seconds) replace due dates (internal due
     dates of the repair loop); `stretch` multiplies the processing times on a station (the
-    repair loop's time buffer at a station the simulator blames).
+    repair loop's time buffer at a station the simulator blames). Lot quantities include
+    the scrap allowance for `yield_confidence` (see `planner.yields`).
 
     Raises:
         InputError: an order names a product the plant lacks.
@@ -244,18 +269,20 @@ def build_problem(
 
     # ---- data: lots with whole-second durations ----
     raw: list[tuple[Order, int, float, int]] = []  # order, op index, plant-time release, duration
+    quantities: dict[tuple[str, int], float] = {}  # expected units of the main lot per operation
     work_total = 0
     for order in orders:
         product = plant.product_map.get(order.product)
         if product is None:
             raise InputError(Issue(f"order {order.id}: unknown product {order.product!r}", "<orders>"))
+        launched = launch_quantity(product, order.quantity, plant.settings.scrap_policy, yield_confidence)
+        for k, qty in enumerate(planned_quantities(product, launched)):
+            quantities[(order.id, k)] = qty
         for k, operation in enumerate(product.routing):
             if (order.id, k) in completed:
                 continue
-            duration = math.ceil(
-                operation.mean_time(order.quantity) * max(stretch.get(s, 1.0) for s in operation.stations)
-                - 1e-9
-            )
+            work = operation.batch_time + quantities[(order.id, k)] * operation.time.mean
+            duration = math.ceil(work * max(stretch.get(s, 1.0) for s in operation.stations) - 1e-9)
             setup_max = max((_max_setup(plant.station_map[s].setups) for s in operation.stations), default=0)
             work_total += duration + setup_max
             raw.append((order, k, max(order.release, now), duration))
@@ -271,8 +298,10 @@ def build_problem(
             "stations follow different calendars: operations are kept inside one working interval "
             "(stricter than operations_span_breaks: true)"
         )
-    need = max_release + work_total + 1
-    wall_h = max(need, 86400.0)
+    need = max_release + work_total + 1 + _supply_wait(plant, orders, quantities, now)
+    plain_time = calendars <= {None} and not any(plant.station_map[s].maintenance for s in used)
+    # without calendars or maintenance the work itself bounds the horizon (tight domains help CP-SAT)
+    wall_h = float(need) if plain_time else max(need, 86400.0)
     axis = TimeAxis()
     station_wt: dict[str, WorkingTime] = {}
     for _ in range(40):
@@ -335,29 +364,35 @@ def build_problem(
                 raise InputError(
                     Issue(f"in-progress {order.id} op {k} is on {p.station}/{p.machine}: not eligible")
                 )
-            remaining = operation.mean_time(max(order.quantity - p.done_units, 0))
+            remaining = operation.batch_time + operation.time.mean * max(
+                quantities[(order.id, k)] - p.done_units, 0
+            )
             if p.done_units > 0:
                 remaining -= operation.batch_time
             start = mt(p.started)
             end = max(mt(now) + math.ceil(max(remaining, 0.0)), start)
             fixed = Fixed(alts.index(alt), min(start, end), end)
+        consumes = (
+            {}
+            if fixed
+            is not None  # a lot under way took its material already (the live stock says what is left)
+            else {
+                m: math.ceil(q * quantities[(order.id, k)] * MATERIAL_SCALE - 1e-6)
+                for m, q in operation.consumes.items()
+            }
+        )
         ops.append(
             Op(
                 order_id=order.id,
                 op_index=k,
                 operation=operation.id,
                 family=product.setup_family,
-                quantity=order.quantity,
+                quantity=_units(quantities[(order.id, k)], k),
                 duration=duration,
                 release=mt(release),
                 alternatives=alts,
                 resources=dict(operation.resources),
-                # a lot under way took its material already (the live stock says what is left)
-                consumes={}
-                if fixed is not None
-                else {
-                    m: math.ceil(q * order.quantity * MATERIAL_SCALE) for m, q in operation.consumes.items()
-                },
+                consumes=consumes,
                 fixed=fixed,
             )
         )
@@ -376,7 +411,7 @@ def build_problem(
             due_wall=order.due,
         )
     capacities = {r.id: r.capacity for r in plant.resources}
-    supply = _supply(plant, ops, live, mt)
+    supply, reorders = _supply(plant, ops, live, mt, axis)
     return Problem(
         ops=tuple(ops),
         orders=order_data,
@@ -387,6 +422,7 @@ def build_problem(
         axis=axis,
         origin=mt(now),
         notes=tuple(notes),
+        reorders=reorders,
     )
 
 
@@ -425,13 +461,59 @@ def _check_fits(ops: list[Op], machines: dict[str, MachineData], horizon: int) -
             )
 
 
+def _supply_wait(
+    plant: Plant, orders: Sequence[Order], quantities: dict[tuple[str, int], float], now: float
+) -> float:
+    """Plant seconds the order book may wait for material: the last delivery, plus one lead time
+    per reorder the demand can call for (reorders go out one after the other)."""
+    demand: dict[str, float] = {}
+    for order in orders:
+        product = plant.product_map.get(order.product)
+        for k, operation in enumerate(product.routing if product else ()):
+            for m, q in operation.consumes.items():
+                demand[m] = demand.get(m, 0.0) + q * quantities.get((order.id, k), 0.0)
+    wait = 0.0
+    for m, need in demand.items():
+        material = plant.material_map[m]
+        at = [parse_time(d.at, plant.epoch) - now for d in material.deliveries]
+        wait = max(wait, *at, 0.0)
+        rep = material.replenishment
+        if rep is not None:
+            wait += (
+                math.floor(max(0.0, need - material.stock + rep.reorder_point) / rep.quantity) + 1
+            ) * rep.lead_time
+    return wait
+
+
+def _units(expected: float, op_index: int) -> int:
+    """Units a planned lot names: the launch quantity exactly at the first operation, else rounded."""
+    return round(expected) if op_index == 0 else max(1, round(expected))
+
+
+def _lead_in_model(axis: TimeAxis, lead: float) -> int:
+    """A plant-time lead time on the model axis: the most working seconds any window of that length
+    holds (on the working-time axis the arrival's model time depends on when the reorder is placed;
+    the largest share never plans a delivery earlier than the floor gets it)."""
+    if axis.working is None:
+        return math.ceil(lead - 1e-9)
+    ivs = axis.working.intervals
+    candidates = [a for a, _ in ivs] + [b - lead for _, b in ivs]
+    best = max((axis.model(t + lead) - axis.model(t) for t in candidates), default=lead)
+    return math.ceil(best - 1e-9)
+
+
 def _supply(
-    plant: Plant, ops: list[Op], live: LiveState | None, mt: object
-) -> dict[str, tuple[tuple[int, int], ...]]:
-    """Supply events per consumed material; a shortfall is covered by replenishment or refused."""
+    plant: Plant, ops: list[Op], live: LiveState | None, mt: object, axis: TimeAxis
+) -> tuple[dict[str, tuple[tuple[int, int], ...]], dict[str, Reorder]]:
+    """Fixed supply events per consumed material (stock now, deliveries) and its reorder policy.
+
+    Raises:
+        InfeasibleError: a material runs short and has no replenishment.
+    """
     to_model = mt  # callable plant time -> model time
     now = live.time if live is not None else 0.0
     out: dict[str, tuple[tuple[int, int], ...]] = {}
+    reorders: dict[str, Reorder] = {}
     for mat_id in sorted({m for op in ops for m in op.consumes}):
         material = plant.material_map[mat_id]
         stock = live.stock.get(mat_id, material.stock) if live is not None else material.stock
@@ -442,13 +524,21 @@ def _supply(
                 events.append((to_model(at), math.floor(d.quantity * MATERIAL_SCALE)))
         demand = sum(op.consumes.get(mat_id, 0) for op in ops)
         short = demand - sum(q for _, q in events)
-        if short > 0:
-            if material.replenishment is None:
-                raise InfeasibleError(
-                    f"material {mat_id}: the order book needs {demand / MATERIAL_SCALE:g} {material.unit}, "
-                    f"stock and deliveries give {(demand - short) / MATERIAL_SCALE:g}"
+        rep = material.replenishment
+        if rep is not None:
+            point = math.floor(rep.reorder_point * MATERIAL_SCALE)
+            qty = math.ceil(rep.quantity * MATERIAL_SCALE)
+            # reorder k (1-based) needs the level at or below the point after k - 1 arrivals, so
+            # consumption >= stock + (k - 1) x quantity - point: at most this many are ever placed
+            count = max(0, (demand - events[0][1] + point) // qty + 1)
+            if count:
+                reorders[mat_id] = Reorder(
+                    point, qty, _lead_in_model(axis, rep.lead_time), count, to_model(now)
                 )
-            # Assumption: the shortfall is reordered now and arrives after the lead time.
-            events.append((to_model(now + material.replenishment.lead_time), short))
+        elif short > 0:
+            raise InfeasibleError(
+                f"material {mat_id}: the order book needs {demand / MATERIAL_SCALE:g} {material.unit}, "
+                f"stock and deliveries give {(demand - short) / MATERIAL_SCALE:g}"
+            )
         out[mat_id] = tuple(sorted(events))
-    return out
+    return out, reorders

@@ -14,7 +14,8 @@ import bisect
 import math
 from dataclasses import dataclass, field
 
-from planner.data import Op, Problem
+from planner.data import Op, Problem, Reorder
+from planner.reorders import triggers
 from twin.errors import InfeasibleError
 
 RULES = ("EDD", "SPT", "ATC")
@@ -68,23 +69,72 @@ def _resource_conflict(usage: _Usage, capacity: int, need: int, t: int, end: int
     return None
 
 
-def _material_earliest(events: list[tuple[int, int]], need: int) -> int | None:
-    """Earliest t from which the level stays >= need at every later event (None: never)."""
-    level = 0
-    bad_after: int | None = None
-    times = sorted({t for t, _ in events})
-    by_time: dict[int, int] = {}
-    for t, q in events:
-        by_time[t] = by_time.get(t, 0) + q
-    earliest = times[0] if times else 0
-    for t in times:
-        level += by_time[t]
-        if level < need:
-            bad_after = t
-    if bad_after is None:
-        return earliest
-    later = [t for t in times if t > bad_after]
-    return later[0] if later else None
+@dataclass
+class _Stock:
+    """A material during list scheduling: fixed supply, the draws placed so far, its reorder rule."""
+
+    fixed: list[tuple[int, int]]
+    rule: Reorder | None
+    draws: list[tuple[int, int, int]] = field(default_factory=list)  # allocated at, taken at, quantity
+
+    def arrivals(self, draws: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+        rule = self.rule
+        if rule is None:
+            return []
+        placed = triggers(
+            self.fixed,
+            [(c, q) for c, _, q in draws],
+            point=rule.point,
+            quantity=rule.quantity,
+            lead=rule.lead,
+            count=rule.count,
+            origin=rule.origin,
+        )
+        return [(t + rule.lead, rule.quantity) for t in placed]
+
+    def shortage(self, extra: list[tuple[int, int, int]]) -> tuple[bool, list[int]]:
+        """Whether the stock goes below 0 with `extra` draws added (and then the supply times)."""
+        draws = self.draws + extra
+        supply = self.fixed + self.arrivals(draws)
+        steps: dict[int, int] = {}
+        for t, q in supply:
+            steps[t] = steps.get(t, 0) + q
+        for _, t, q in draws:
+            steps[t] = steps.get(t, 0) - q
+        level = 0
+        for t in sorted(steps):
+            level += steps[t]
+            if level < 0:
+                return True, sorted({t for t, _ in supply})
+        return False, []
+
+
+def ready_at(problem: Problem, op: Op, placed: dict[tuple[str, int], Placement]) -> int:
+    """When a lot reaches its station (and allocates its material): its predecessor's end, or its release."""
+    chain = problem.chain(op.order_id)
+    i = chain.index(op)
+    return placed[chain[i - 1].key].end if i > 0 else op.release
+
+
+def _material_start(op: Op, ready: int, t: int, stocks: dict[str, _Stock]) -> int | None:
+    """The earliest start >= t at which the lot's kit is in stock for good (None: never)."""
+    for _ in range(len(op.consumes) + 1):
+        moved = False
+        for mat, need in op.consumes.items():
+            stock = stocks[mat]
+            supply = {x for x, _ in stock.fixed} | {
+                x for x, _ in stock.arrivals([*stock.draws, (ready, ready, need)])
+            }
+            for x in sorted({t} | {x for x in supply if x > t}):
+                if not stock.shortage([(ready, x, need)])[0]:
+                    moved = moved or x != t
+                    t = x
+                    break
+            else:
+                return None
+        if not moved:
+            return t
+    return t
 
 
 def dispatch(
@@ -116,7 +166,7 @@ def dispatch(
             blocked=list(md.blocked),
         )
     usage = {r: _Usage() for r in problem.capacities}
-    material_events = {m: list(ev) for m, ev in problem.supply.items()}
+    stocks = {m: _Stock(list(ev), problem.reorders.get(m)) for m, ev in problem.supply.items()}
     placed: dict[tuple[str, int], Placement] = {}
     chains = {oid: problem.chain(oid) for oid in problem.orders}
     remaining_work = {oid: sum(op.duration for op in ch) for oid, ch in chains.items()}
@@ -130,7 +180,7 @@ def dispatch(
         placed[op.key] = Placement(f.alternative, f.start, f.setup, f.end)
         machines[mid].free_at = max(machines[mid].free_at, f.end)
         machines[mid].family = op.family
-        _book(op, f.start, f.end, usage, material_events)
+        _book(op, placed[op.key], op.release, usage, stocks)
         remaining_work[op.order_id] -= op.duration
     nxt = {
         oid: next((i for i, op in enumerate(ch) if op.key not in placed), len(ch))
@@ -141,14 +191,16 @@ def dispatch(
         mid = op.alternatives[alt_index].machine_id
         m = machines[mid]
         setup = problem.machines[mid].setup(m.family, op.family)
-        length = setup + op.alternatives[alt_index].duration
+        base = setup + op.alternatives[alt_index].duration
         t = max(ready, m.free_at, op.release)
-        for need_mat in op.consumes.items():
-            at = _material_earliest(material_events[need_mat[0]], need_mat[1])
-            if at is None:
-                raise InfeasibleError(f"material {need_mat[0]} runs out before {op.order_id} can start")
-            t = max(t, at)
         for _ in range(100000):
+            length = base
+            if op.consumes:
+                at = _material_start(op, max(ready, op.release), t, stocks)
+                if at is None:
+                    mats = ", ".join(sorted(op.consumes))
+                    raise InfeasibleError(f"material {mats} runs out before {op.order_id} can be made")
+                t = at
             if t > problem.horizon:
                 raise InfeasibleError(f"{op.order_id} op {op.op_index} cannot be placed within the horizon")
             bump = _blocked_conflict(m, t, length)
@@ -204,7 +256,7 @@ def dispatch(
         mid = op.alternatives[p.alternative].machine_id
         machines[mid].free_at = p.end
         machines[mid].family = op.family
-        _book(op, p.start, p.end, usage, material_events)
+        _book(op, p, ready_at(problem, op, placed), usage, stocks)
         remaining_work[op.order_id] -= op.duration
         nxt[op.order_id] += 1
     return placed
@@ -223,15 +275,9 @@ def _gate_open(
     return all(k in placed for k in ahead)
 
 
-def _book(
-    op: Op,
-    start: int,
-    end: int,
-    usage: dict[str, _Usage],
-    material_events: dict[str, list[tuple[int, int]]],
-) -> None:
+def _book(op: Op, p: Placement, ready: int, usage: dict[str, _Usage], stocks: dict[str, _Stock]) -> None:
     for res, need in op.resources.items():
         if res in usage:
-            usage[res].spans.append((start, end, need))
-    for mat, q in op.consumes.items():
-        material_events[mat].append((start, -q))
+            usage[res].spans.append((p.start, p.end, need))
+    for mat, need in op.consumes.items():
+        stocks[mat].draws.append((ready, p.start, need))

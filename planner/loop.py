@@ -1,38 +1,51 @@
 """Plan, simulate, repair: re-plan until the simulator accepts the schedule, or say why not.
 
-Each pass plans with CP-SAT (weighted tardiness), asks `sim.check` for a verdict over
-`replications` runs, and, for the orders below the policy's on-time probability, repairs:
-1. a tighter internal due date (by the order's mean simulated lateness, at least
-   REPAIR_MIN_SECONDS or 5 % of its lead time, at most a quarter of its lead time per pass),
-   so CP-SAT plans it earlier;
-2. a time buffer at the station the verdict blames most for the order's waiting: the
-   planned processing times there are stretched (first by the station's expected breakdown
-   loss, 1 / availability, or STRETCH_STEP if it has no failures; then by STRETCH_STEP per
-   pass), so the plan holds the slack the floor needs there;
-3. a doubled weight, so the order wins conflicts with others.
-The loop stops when the verdict accepts, or after `max_iterations`; it then returns the
-best pass (fewest failing orders, then highest mean on-time probability) and the
-evidence: which orders still fail and, when CP-SAT proved that even the mean-time plan
-cannot have every order on time, that proof.
+Each pass plans with CP-SAT, asks `sim.check` for a verdict over `replications` runs
+and repairs what the verdict blames, order by order (`OrderVerdict.delay`):
+
+- everything that fails gets an internal due date earlier (at least REPAIR_MIN_SECONDS,
+  at most a quarter of its window per pass);
+- `queue:<station>` or `breakdown`: if the order's operation there has another eligible
+  station, the lot is moved off the blamed one (alternative machines); else the
+  blamed station gets a time buffer (planned times x 1 / availability when it fails,
+  else STRETCH_STEP, growing by STRETCH_STEP per pass);
+- `material`: the order gets first claim on its material (weight x 4);
+- any cause: the order's weight doubles (priority of the blamed orders).
+
+The internal due date moves by the mean lateness of the late runs (mean lateness /
+share late). When more than TRIAGE_SHARE of the orders fail, the next plan minimises
+the number of late orders first (each costs a day of tardiness at its weight) and
+tardiness second, so capacity goes to the orders that can still be saved instead of
+being spread over all of them. A pass no better than the best goes back to the best
+pass's repairs and tries a gentler kind (cause and priority without due dates; then
+priority only). The loop stops when the verdict accepts; after `max_iterations`; or
+when PATIENCE passes in a row did not improve on the best, saying why: which orders
+still fail, the cause blamed for each, orders whose own work does not fit their
+window, and CP-SAT's proof when even the mean-time plan cannot have every order on time.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import copy
 import math
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
-from planner.data import build_problem
+from ortools.sat.python import cp_model
+
+from planner.data import Problem, build_problem
+from planner.model import ModelVars
 from planner.results import IterationReport, LoopResult, PlanResult
-from planner.solver import solve_problem
+from planner.solver import Placements, best_dispatch, run_model
 from sim import check
 from twin.errors import InfeasibleError
 from twin.live import LiveState
 from twin.orders import Order
 from twin.plant import Plant
 from twin.timeutil import format_duration
-from twin.verdict import AcceptancePolicy, Verdict
+from twin.verdict import AcceptancePolicy, OrderVerdict, Verdict
 
 REPAIR_MIN_SECONDS = 900.0
 """The smallest tightening of an internal due date in one repair step."""
@@ -40,19 +53,173 @@ SERVICE_REPAIRS = 5
 """Orders repaired per pass when the verdict fails only on the service level."""
 STRETCH_STEP = 1.05
 """Growth of a blamed station's planned processing times per repair step."""
+LATE_DAY = 86400
+"""Cost of one late order in the on-time objective: a day of tardiness at the order's weight."""
+PATIENCE = 3
+"""Passes in a row without a better verdict before the loop stops and says why."""
+TRIAGE_SHARE = 0.25
+"""When more than this share of the orders fails, the next plan minimises late orders first."""
+OWN_WORK = ("processing", "setup")
+"""Delay causes that are the order's own work, not something a repair can move."""
 
 
-def _blamed_station(delay: dict[str, float]) -> tuple[str, float] | None:
-    queues = [
-        (cause.split(":", 1)[1], s) for cause, s in delay.items() if cause.startswith("queue:") and s > 0
-    ]
-    return max(queues, key=lambda x: x[1]) if queues else None
+@dataclass
+class _Repairs:
+    """What the loop has changed so far; each pass builds its problem from the plant and these."""
+
+    due: dict[str, float] = field(default_factory=dict)
+    stretch: dict[str, float] = field(default_factory=dict)
+    weight: dict[str, int] = field(default_factory=dict)
+    avoid: dict[str, set[str]] = field(default_factory=dict)
+
+    def problem(self, plant: Plant, orders: Sequence[Order], live: LiveState | None) -> Problem:
+        problem = build_problem(plant, orders, live, due_overrides=self.due, stretch=self.stretch)
+        ops = []
+        for op in problem.ops:
+            banned = self.avoid.get(op.order_id, set())
+            alts = tuple(a for a in op.alternatives if a.station not in banned)
+            ops.append(replace(op, alternatives=alts) if op.fixed is None and alts and banned else op)
+        return replace(
+            problem,
+            ops=tuple(ops),
+            orders={
+                oid: replace(od, weight=od.weight * self.weight.get(oid, 1))
+                for oid, od in problem.orders.items()
+            },
+        )
+
+
+def blamed_cause(ov: OrderVerdict) -> str:
+    """The delay cause with the most mean seconds, own work aside ("processing" if nothing else)."""
+    others = [(cause, s) for cause, s in ov.delay.items() if cause not in OWN_WORK and s > 0]
+    return max(others, key=lambda x: x[1])[0] if others else "processing"
 
 
 def _score(verdict: Verdict, policy: AcceptancePolicy) -> tuple[int, float]:
     failing = sum(1 for o in verdict.orders if o.on_time_probability < policy.min_on_time)
     mean = sum(o.on_time_probability for o in verdict.orders) / max(len(verdict.orders), 1)
     return (failing, -mean)
+
+
+def _late_terms(
+    problem: Problem, hint: Placements
+) -> Callable[[cp_model.CpModel, ModelVars], cp_model.LinearExprT]:
+    """Objective terms of the on-time pass: LATE_DAY x weight per late order (hinted from `hint`)."""
+
+    def extra(model: cp_model.CpModel, mv: ModelVars) -> cp_model.LinearExprT:
+        terms = []
+        for oid, tard in mv.tardiness.items():
+            late = model.new_bool_var(f"late[{oid}]")
+            model.add(tard == 0).only_enforce_if(~late)
+            chain = problem.chain(oid)
+            due = problem.orders[oid].due
+            if chain and due is not None and chain[-1].key in hint:
+                model.add_hint(late, hint[chain[-1].key].end > due)
+            terms.append(problem.orders[oid].weight * LATE_DAY * late)
+        return sum(terms) if terms else cp_model.LinearExpr.constant(0)
+
+    return extra
+
+
+def _plan(
+    problem: Problem, plant_hash: str, objective: str, time_limit: float, workers: int, seed: int,
+    work_limit: float | None,
+) -> PlanResult:  # fmt: skip
+    started = time.perf_counter()
+    rule, hint = best_dispatch(problem, "tardiness")
+    result, _, _ = run_model(
+        problem,
+        plant_hash,
+        objective="tardiness",
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        hint=hint,
+        work_limit=work_limit,
+        created_by=f"planner.plan_until_accepted (CP-SAT, {objective}, hint: {rule})",
+        extra=_late_terms(problem, hint) if objective == "on-time" else None,
+        hint_feasible=True,
+        started=started,
+    )
+    return result
+
+
+def _repair(
+    plant: Plant,
+    order: Order,
+    ov: OrderVerdict,
+    cause: str,
+    repairs: _Repairs,
+    stretched_now: set[str],
+    overloaded: tuple[str, ...],
+    strategy: int = 0,
+) -> list[str]:
+    """Repair one failing order by the cause its verdict blames; return what was changed.
+
+    strategy 0: internal due, cause, priority; 1: cause and priority; 2: priority only (x4).
+    """
+    notes: list[str] = []
+    current = repairs.due.get(order.id, order.due)
+    if math.isfinite(current) and strategy == 0:
+        lead = order.due - order.release
+        # the mean lateness of the late runs: how far the plan must move for them to be on time
+        late_share = max(1.0 - ov.on_time_probability, 0.1)
+        step = min(max(ov.mean_lateness / late_share, REPAIR_MIN_SECONDS), 0.25 * lead)
+        repairs.due[order.id] = max(order.release, current - step)
+        notes.append(f"{order.id}: internal due {format_duration(step)} earlier")
+    routing = plant.product_map[order.product].routing
+    station: str | None = None
+    if cause.startswith("queue:"):
+        station = cause.split(":", 1)[1]
+    elif cause == "breakdown":
+        failing = [
+            (plant.station_map[s].failures.availability, s)  # type: ignore[union-attr]
+            for op in routing
+            for s in op.stations
+            if plant.station_map[s].failures is not None
+        ]
+        station = min(failing)[1] if failing else None
+    if station is not None and strategy <= 1:
+        ops = [op for op in routing if station in op.stations]
+        banned = repairs.avoid.setdefault(order.id, set())
+        others = [s for op in ops for s in op.stations if s != station and s not in banned]
+        if ops and others:
+            banned.add(station)
+            notes.append(f"{order.id}: off {station} ({cause}) onto {', '.join(sorted(set(others)))}")
+        elif station not in stretched_now and (cause == "breakdown" or station in overloaded or not ops):
+            stretched_now.add(station)
+            failures = plant.station_map[station].failures
+            if station in repairs.stretch:
+                repairs.stretch[station] *= STRETCH_STEP
+            else:
+                repairs.stretch[station] = 1 / failures.availability if failures is not None else STRETCH_STEP
+            notes.append(
+                f"buffer at {station}: planned times x{repairs.stretch[station]:.3f} ({cause} of {order.id})"
+            )
+    factor = 2 if strategy < 2 else 4
+    if cause == "material":
+        factor = 4
+        mats = sorted({m for op in routing for m in op.consumes})
+        notes.append(f"{order.id}: first claim on {', '.join(mats) or 'material'} (waited for material)")
+    repairs.weight[order.id] = repairs.weight.get(order.id, 1) * factor
+    notes.append(f"{order.id}: priority x{repairs.weight[order.id]} ({cause})")
+    return notes
+
+
+def _why(
+    report: IterationReport, problem: Problem, orders: dict[str, Order], policy: AcceptancePolicy
+) -> str:
+    """The evidence for orders that still fail: on-time share, blamed cause, own work vs window."""
+    parts = []
+    for oid in sorted(report.failing, key=lambda o: report.on_time[o]):
+        text = f"{oid} ({report.on_time[oid]:.0%}, {report.causes.get(oid, '?')})"
+        order = orders[oid]
+        work = sum(op.duration for op in problem.chain(oid))
+        window = order.due - order.release
+        if math.isfinite(order.due) and work > window:
+            text += f": its own work {format_duration(work)} exceeds its window {format_duration(window)}"
+        parts.append(text)
+    return f"{len(report.failing)} order(s) below {policy.min_on_time:.0%} on time: " + ", ".join(parts)
 
 
 def plan_until_accepted(
@@ -70,7 +237,7 @@ def plan_until_accepted(
     progress: Callable[..., object] | None = None,
     work_limit: float | None = None,
 ) -> LoopResult:
-    """Plan, check with the simulator, repair and re-plan until accepted (or `max_iterations`).
+    """Plan, check with the simulator, repair by cause and re-plan until accepted (see the module).
 
     Raises:
         InfeasibleError: the order book admits no schedule at all.
@@ -79,32 +246,21 @@ def plan_until_accepted(
     if max_iterations < 1:
         raise ValueError("max_iterations must be at least 1")
     by_id = {o.id: o for o in orders}
-    due: dict[str, float] = {}
-    stretch: dict[str, float] = {}
-    weight_factor: dict[str, int] = {}
+    repairs = _Repairs()
     reports: list[IterationReport] = []
     changes: tuple[str, ...] = ()
     proof: str | None = None
-    best: tuple[tuple[int, float], IterationReport] | None = None
+    best: tuple[tuple[int, float], IterationReport, Problem] | None = None
+    stale = 0
+    strategy = 0
+    triage = False
+    best_repairs = copy.deepcopy(repairs)
+    stopped_early = False
+    plant_hash = plant.content_hash()
     for iteration in range(1, max_iterations + 1):
-        problem = build_problem(plant, orders, live, due_overrides=due, stretch=stretch)
-        problem = replace(
-            problem,
-            orders={
-                oid: replace(od, weight=od.weight * weight_factor.get(oid, 1))
-                for oid, od in problem.orders.items()
-            },
-        )
-        result: PlanResult = solve_problem(
-            problem,
-            plant.content_hash(),
-            objective="tardiness",
-            time_limit=time_limit,
-            workers=workers,
-            hint=None,
-            seed=seed,
-            work_limit=work_limit,
-        )
+        problem = repairs.problem(plant, orders, live)
+        objective = "on-time" if triage else "tardiness"
+        result = _plan(problem, plant_hash, objective, time_limit, workers, seed, work_limit)
         if not result.schedule.operations:
             raise InfeasibleError(f"pass {iteration}: CP-SAT returned {result.status} and no schedule")
         if iteration == 1 and result.status == "OPTIMAL" and result.objective and result.objective > 0:
@@ -124,6 +280,7 @@ def plan_until_accepted(
             progress=progress,
         )
         failing = tuple(o.order_id for o in verdict.orders if o.on_time_probability < policy.min_on_time)
+        causes = {o.order_id: blamed_cause(o) for o in verdict.orders if o.order_id in failing}
         report = IterationReport(
             iteration=iteration,
             plan=result,
@@ -131,16 +288,28 @@ def plan_until_accepted(
             changes=changes,
             on_time={o.order_id: o.on_time_probability for o in verdict.orders},
             failing=failing,
+            causes=causes,
+            objective=objective,
         )
         reports.append(report)
-        score = _score(verdict, policy)
-        if best is None or score < best[0]:
-            best = (score, report)
         if verdict.accepted:
             return LoopResult(
                 result.schedule, verdict, True, tuple(reports), f"accepted after {iteration} pass(es)"
             )
-        # ---- repair ----
+        score = _score(verdict, policy)
+        if best is None or score < best[0]:
+            best, stale, strategy = (score, report, problem), 0, 0
+            best_repairs = copy.deepcopy(repairs)
+        else:
+            # worse or no better: go back to the best pass's repairs and try a gentler kind
+            stale += 1
+            strategy += 1
+            repairs = copy.deepcopy(best_repairs)
+            verdict = best[1].verdict
+        if stale >= PATIENCE:
+            stopped_early = True
+            break
+        # ---- repair, by cause ----
         notes: list[str] = []
         stretched_now: set[str] = set()
         at_risk = [ov for ov in verdict.orders if ov.on_time_probability < policy.min_on_time]
@@ -149,38 +318,23 @@ def plan_until_accepted(
                 (ov for ov in verdict.orders if ov.on_time_probability < 1.0),
                 key=lambda ov: ov.on_time_probability,
             )[:SERVICE_REPAIRS]
+        if stale:
+            notes.append(f"back to the repairs of pass {best[1].iteration} (pass {iteration} was no better)")
         for ov in at_risk:
-            order = by_id[ov.order_id]
-            current = due.get(order.id, order.due)
-            if math.isfinite(current):
-                lead = order.due - order.release
-                step = min(max(ov.mean_lateness, REPAIR_MIN_SECONDS, 0.05 * lead), 0.25 * lead)
-                due[order.id] = max(order.release, current - step)
-                notes.append(f"{order.id}: internal due {format_duration(step)} earlier")
-            blamed = _blamed_station(ov.delay)
-            if blamed is not None and blamed[0] not in stretched_now:
-                station = blamed[0]
-                stretched_now.add(station)
-                failures = plant.station_map[station].failures
-                if station in stretch:
-                    stretch[station] *= STRETCH_STEP
-                else:
-                    stretch[station] = 1 / failures.availability if failures is not None else STRETCH_STEP
-                notes.append(
-                    f"buffer at {station}: planned times x{stretch[station]:.3f} (blamed by {order.id})"
-                )
-            weight_factor[order.id] = weight_factor.get(order.id, 1) * 2
+            notes += _repair(
+                plant, by_id[ov.order_id], ov, blamed_cause(ov), repairs, stretched_now, verdict.overloaded,
+                strategy,
+            )  # fmt: skip
+        triage = len(at_risk) > TRIAGE_SHARE * len(verdict.orders)
         changes = tuple(notes)
     assert best is not None
-    report = best[1]
-    still = ", ".join(
-        f"{oid} ({report.on_time[oid]:.0%})"
-        for oid in sorted(report.failing, key=lambda o: report.on_time[o])
+    _, report, problem = best
+    stop = (
+        f"{PATIENCE} passes in a row did not improve on pass {report.iteration}"
+        if stopped_early
+        else f"no schedule passed in {len(reports)} pass(es)"
     )
-    reason = (
-        f"no schedule passed in {max_iterations} pass(es); best was pass {report.iteration} with "
-        f"{len(report.failing)} order(s) below {policy.min_on_time:.0%} on time: {still}"
-    )
+    reason = f"{stop}; best was pass {report.iteration} with {_why(report, problem, by_id, policy)}"
     if proof:
         reason += f"; {proof}"
     return LoopResult(report.plan.schedule, report.verdict, False, tuple(reports), reason)

@@ -55,6 +55,20 @@ class ModelVars:
     """Per machine with setups: circuit arcs (from node, to node, literal); node 0 is the depot."""
     nodes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     """Per machine with setups: the lot of node i (index i - 1)."""
+    reorders: dict[str, list[ReorderVars]] = field(default_factory=dict)
+    """Per material with a reorder policy: the possible reorders, in order."""
+
+
+@dataclass
+class ReorderVars:
+    """One possible reorder: placed or not, when, and which allocations and deliveries it has seen."""
+
+    placed: cp_model.IntVar
+    time: cp_model.IntVar
+    allocated: dict[tuple[str, int], cp_model.IntVar]
+    """lot key -> the lot allocated its material by `time`."""
+    delivered: dict[int, cp_model.IntVar]
+    """index in the material's fixed events -> that event is at or before `time`."""
 
 
 def _op_name(op: Op) -> str:
@@ -82,11 +96,21 @@ def build_model(problem: Problem) -> tuple[cp_model.CpModel, ModelVars]:
             end = model.new_constant(op.fixed.end)
         else:
             start = model.new_int_var(op.release, horizon, f"start[{name}]")
-            setup = model.new_int_var(0, ub_setup, f"setup[{name}]")
+            # no changeover variable where no eligible machine has setups (a pure job shop
+            # then gets the plain formulation: one fixed-size interval per lot)
+            setup = (
+                model.new_int_var(0, ub_setup, f"setup[{name}]")
+                if any(problem.machines[a.machine_id].has_setups for a in op.alternatives)
+                else model.new_constant(0)
+            )
             end = model.new_int_var(op.release, horizon, f"end[{name}]")
         ov = OpVars(start, setup, end, [])
         for i, alt in enumerate(op.alternatives):
-            if op.fixed is not None:
+            single = len(op.alternatives) == 1 and not problem.machines[alt.machine_id].has_setups
+            if op.fixed is None and single:
+                present = model.new_constant(1)
+                interval = model.new_interval_var(start, alt.duration, end, f"iv[{name}@{alt.machine_id}]")
+            elif op.fixed is not None:
                 present = model.new_constant(1 if i == op.fixed.alternative else 0)
                 size = op.fixed.end - op.fixed.start
                 interval = model.new_optional_interval_var(
@@ -106,7 +130,7 @@ def build_model(problem: Problem) -> tuple[cp_model.CpModel, ModelVars]:
     for op in problem.ops:
         ov = mv.ops[op.key]
         model.add_exactly_one(a.present for a in ov.alts)
-        if op.fixed is None:
+        if op.fixed is None and len(ov.alts) > 1:
             durations = {a.duration for a in op.alternatives}
             if len(durations) == 1:
                 model.add(ov.end == ov.start + ov.setup + durations.pop())
@@ -129,7 +153,7 @@ def build_model(problem: Problem) -> tuple[cp_model.CpModel, ModelVars]:
         model.add_no_overlap([av.interval for _, _, av in entries] + blocked)
         if not machine.has_setups:
             for op, ov, av in entries:
-                if op.fixed is None:
+                if op.fixed is None and len(op.alternatives) > 1:
                     model.add(ov.setup == 0).only_enforce_if(av.present)
             continue
         arcs: list[tuple[int, int, cp_model.IntVar]] = []
@@ -174,16 +198,73 @@ def build_model(problem: Problem) -> tuple[cp_model.CpModel, ModelVars]:
         if k > 1 and len(users) > k:
             model.add_cumulative([_block(model, mv, op, horizon) for op in users], [1] * len(users), k)
 
-    # ---- materials: stock never negative (a reservoir: deliveries in, lots consume at start) ----
+    # ---- materials: stock never negative; reorders placed by the simulator's rule ----
     for mat_id, events in problem.supply.items():
-        times = [t for t, _ in events]
-        changes = [q for _, q in events]
-        for op in problem.ops:
-            if op.consumes.get(mat_id):
-                times.append(mv.ops[op.key].start)
-                changes.append(-op.consumes[mat_id])
-        model.add_reservoir_constraint(times, changes, 0, sum(q for _, q in events))
+        _material(model, problem, mv, mat_id, events)
     return model, mv
+
+
+def ready_time(problem: Problem, mv: ModelVars, op: Op) -> cp_model.LinearExprT:
+    """When a lot reaches its station: its routing predecessor's end, else its release."""
+    chain = problem.chain(op.order_id)
+    i = chain.index(op)
+    return mv.ops[chain[i - 1].key].end if i > 0 else op.release
+
+
+def _material(
+    model: cp_model.CpModel, problem: Problem, mv: ModelVars, mat_id: str, events: tuple[tuple[int, int], ...]
+) -> None:
+    """A reservoir (fixed supply, reorders, lots taking their kit at their start) and the reorder rule.
+
+    Reorder k may be placed at time t_k only when the stock not allocated by then (fixed supply
+    at or before t_k, the k - 1 earlier reorders, minus the need of every lot that reached its
+    station by t_k) is at most the reorder point, and not before reorder k - 1 has arrived:
+    never earlier than the simulator places it (`planner.reorders`).
+    """
+    users = [op for op in problem.ops if op.consumes.get(mat_id)]
+    times: list[cp_model.LinearExprT] = [t for t, _ in events]
+    changes: list[int] = [q for _, q in events]
+    actives: list[cp_model.LinearExprT] = [1] * len(events)
+    for op in users:
+        times.append(mv.ops[op.key].start)
+        changes.append(-op.consumes[mat_id])
+        actives.append(1)
+    top = sum(q for _, q in events)
+    rule = problem.reorders.get(mat_id)
+    if rule is not None:
+        origin = rule.origin
+        opening = sum(q for t, q in events if t <= origin)
+        later = [(j, t, q) for j, (t, q) in enumerate(events) if t > origin]
+        ready = {op.key: ready_time(problem, mv, op) for op in users}
+        chain: list[ReorderVars] = []
+        for k in range(rule.count):
+            placed = model.new_bool_var(f"reorder[{mat_id}#{k}]")
+            at = model.new_int_var(origin, problem.horizon, f"reorder_at[{mat_id}#{k}]")
+            if chain:
+                model.add_implication(placed, chain[-1].placed)
+                model.add(at >= chain[-1].time + rule.lead).only_enforce_if(placed)
+            model.add(at == origin).only_enforce_if(~placed)
+            allocated = {}
+            for op in users:
+                lit = model.new_bool_var(f"allocated[{mat_id}#{k}:{_op_name(op)}]")
+                model.add(ready[op.key] <= at).only_enforce_if(lit)
+                allocated[op.key] = lit
+            delivered = {}
+            for j, t, _ in later:
+                lit = model.new_bool_var(f"delivered[{mat_id}#{k}:{j}]")
+                model.add(at <= t - 1).only_enforce_if(~lit)
+                delivered[j] = lit
+            taken = sum(op.consumes[mat_id] * allocated[op.key] for op in users)
+            supplied = sum(q * delivered[j] for j, _, q in later)
+            model.add(taken - supplied >= opening + k * rule.quantity - rule.point).only_enforce_if(placed)
+            times.append(at + rule.lead)
+            changes.append(rule.quantity)
+            actives.append(placed)
+            top += rule.quantity
+            chain.append(ReorderVars(placed, at, allocated, delivered))
+        mv.reorders[mat_id] = chain
+    if len(times) > len(events):
+        model.add_reservoir_constraint_with_active(times, changes, actives, 0, top)
 
 
 def set_objective(

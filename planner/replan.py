@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import fields, replace
 
@@ -73,6 +74,7 @@ def replan(
     if clash:
         raise InputError(Issue(f"rush order id(s) already in the order book: {', '.join(clash)}", "<rush>"))
     rush_ids = {r.id for r in rush}
+    started = time.perf_counter()
     problem = build_problem(plant, [*orders, *rush], live)
     problem = replace(
         problem,
@@ -166,6 +168,7 @@ def replan(
         extra=extra,
         setup_model=setup_model,
         hint_feasible=hint_feasible,
+        started=started,
     )
     base = {f.name: getattr(result, f.name) for f in fields(PlanResult)}
     if not result.schedule.operations:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from twin.schedule import Schedule
 from twin.verdict import Verdict
@@ -89,6 +89,10 @@ class IterationReport:
     """On-time probability per order in this iteration's verdict."""
     failing: tuple[str, ...]
     """Orders below the policy's minimum on-time probability."""
+    causes: dict[str, str] = field(default_factory=dict)
+    """Per failing order: the cause the verdict blames most (e.g. "queue:cnc1", "breakdown", "material")."""
+    objective: str = "tardiness"
+    """What this pass's plan minimised ("tardiness", or "on-time": late orders first)."""
 
 
 @dataclass(frozen=True)

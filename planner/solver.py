@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from ortools.sat.python import cp_model
 
 from planner.data import Problem, build_problem
-from planner.dispatch import RULES, Placement, dispatch
+from planner.dispatch import RULES, Placement, dispatch, ready_at
 from planner.model import ModelVars, build_model, set_objective
+from planner.reorders import triggers
 from planner.results import PlanResult
 from twin.live import LiveState
 from twin.orders import Order
@@ -122,13 +123,17 @@ def run_model(
     extra: ExtraTerms | None = None,
     setup_model: Callable[[cp_model.CpModel, ModelVars], None] | None = None,
     hint_feasible: bool = False,
+    started: float | None = None,
 ) -> tuple[PlanResult, ModelVars, cp_model.CpSolver]:
     """Build, hint, solve and extract one CP-SAT model of `problem`.
+
+    `time_limit` counts from `started` (a `time.perf_counter()` value; default: now), so the
+    time spent before the solve (building the problem, the dispatch rules, the model) is in it.
 
     With `hint_feasible` (a dispatch-rule schedule, feasible by construction), the hint is
     returned as a FEASIBLE schedule when CP-SAT finds no solution within the time limit.
     """
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if started is None else started
     # ---- model ----
     model, mv = build_model(problem)
     expr = set_objective(model, problem, mv, objective)
@@ -141,7 +146,8 @@ def run_model(
         add_hints(model, problem, mv, hint)
     # ---- solve ----
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit)
+    # the limit covers everything since `started` (problem, dispatch-rule hint, model build)
+    solver.parameters.max_time_in_seconds = max(0.05, float(time_limit) - (time.perf_counter() - t0))
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
     # A library must not take over the process's Ctrl-C: CP-SAT's own SIGINT handler resets
@@ -232,6 +238,11 @@ def run_model(
     return result, mv, solver
 
 
+def _is_constant(model: cp_model.CpModel, var: cp_model.IntVar) -> bool:
+    domain = model.proto.variables[var.index].domain
+    return len(domain) == 2 and domain[0] == domain[1]
+
+
 def add_hints(model: cp_model.CpModel, problem: Problem, mv: ModelVars, hint: Placements) -> None:
     """Hint every decision the placements imply: machines, times, circuit arcs, tardiness, makespan.
 
@@ -243,10 +254,12 @@ def add_hints(model: cp_model.CpModel, problem: Problem, mv: ModelVars, hint: Pl
         if ops[key].fixed is not None:
             continue
         model.add_hint(ov.start, p.start)
-        model.add_hint(ov.setup, p.setup)
+        if not _is_constant(model, ov.setup):  # constants (no setups, one machine) are shared
+            model.add_hint(ov.setup, p.setup)
         model.add_hint(ov.end, p.end)
-        for i, av in enumerate(ov.alts):
-            model.add_hint(av.present, i == p.alternative)
+        if len(ov.alts) > 1:
+            for i, av in enumerate(ov.alts):
+                model.add_hint(av.present, i == p.alternative)
     if len(hint) < len(problem.ops):
         return
     for mid, arcs in mv.arcs.items():
@@ -270,6 +283,27 @@ def add_hints(model: cp_model.CpModel, problem: Problem, mv: ModelVars, hint: Pl
         model.add_hint(var, max(0, ends[chain[-1].key] - due))
     if mv.makespan is not None:
         model.add_hint(mv.makespan, max(ends.values(), default=0))
+    for mat_id, chain in mv.reorders.items():
+        rule = problem.reorders[mat_id]
+        events = problem.supply[mat_id]
+        ready = {op.key: ready_at(problem, op, hint) for op in problem.ops if op.consumes.get(mat_id)}
+        placed = triggers(
+            events,
+            [(ready[op.key], op.consumes[mat_id]) for op in problem.ops if op.key in ready],
+            point=rule.point,
+            quantity=rule.quantity,
+            lead=rule.lead,
+            count=rule.count,
+            origin=rule.origin,
+        )
+        for k, rv in enumerate(chain):
+            at = placed[k] if k < len(placed) else None
+            model.add_hint(rv.placed, at is not None)
+            model.add_hint(rv.time, rule.origin if at is None else at)
+            for key, lit in rv.allocated.items():
+                model.add_hint(lit, at is not None and ready[key] <= at)
+            for j, lit in rv.delivered.items():
+                model.add_hint(lit, at is not None and events[j][0] <= at)
 
 
 def solve(
@@ -296,6 +330,7 @@ def solve(
         InfeasibleError: the data admit no schedule (a lot longer than any working interval,
             a material short with no replenishment).
     """
+    started = time.perf_counter()
     if objective not in ("makespan", "tardiness", "mixed"):
         raise ValueError(f"objective must be makespan, tardiness or mixed, got {objective!r}")
     problem = build_problem(plant, orders, live)
@@ -308,6 +343,7 @@ def solve(
         hint=hint,
         seed=seed,
         work_limit=work_limit,
+        started=started,
     )
 
 
@@ -321,8 +357,10 @@ def solve_problem(
     hint: Schedule | None,
     seed: int,
     work_limit: float | None = None,
+    started: float | None = None,
 ) -> PlanResult:
-    """`solve` on a built problem (the repair loop changes the problem between passes)."""
+    """`solve` on a built problem; `time_limit` counts from `started` (default: now)."""
+    started = time.perf_counter() if started is None else started
     if hint is not None:
         placements = placements_from_schedule(problem, hint)
         rule = "schedule"
@@ -339,6 +377,7 @@ def solve_problem(
         work_limit=work_limit,
         created_by=f"planner.solve (CP-SAT, {objective}, hint: {rule})",
         hint_feasible=hint is None,
+        started=started,
     )
     return result
 

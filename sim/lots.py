@@ -31,7 +31,7 @@ Observer = Callable[[dict[str, Any]], None]
 class OrderState:
     """One order during the run: what is still open and where its time went."""
 
-    __slots__ = ("completion", "delay", "family", "good", "info", "open_lots", "order", "scrapped")
+    __slots__ = ("alive", "completion", "delay", "family", "good", "info", "open_lots", "order", "scrapped")
 
     def __init__(self, order: Order, info: list[OpInfo], family: str) -> None:
         self.order = order
@@ -40,6 +40,9 @@ class OrderState:
         self.good = 0
         self.scrapped = 0
         self.open_lots = 0
+        self.alive = order.quantity
+        """Units launched and not scrapped (in lots or finished good): a remake makes up only
+        what this lacks of the order's quantity, so a planned scrap allowance is used first."""
         self.completion = math.nan
         self.delay: dict[str, float] = {}
 
@@ -47,7 +50,7 @@ class OrderState:
 class Lot:
     """Units of one order travelling together, now at routing position `op_index`."""
 
-    __slots__ = ("kind", "op_index", "order", "qty", "t_arrive")
+    __slots__ = ("allocated", "kind", "kit", "op_index", "order", "qty", "t_arrive")
 
     def __init__(self, order: OrderState, op_index: int, qty: int, kind: str, t: float) -> None:
         self.order = order
@@ -55,6 +58,10 @@ class Lot:
         self.qty = qty
         self.kind = kind
         self.t_arrive = t
+        self.allocated = -1
+        """The operation whose material this lot has allocated (-1: none yet)."""
+        self.kit: list[tuple[Any, float]] = []
+        """(material, quantity) the lot takes when it starts that operation."""
 
     @property
     def key(self) -> tuple[str, int]:

@@ -78,6 +78,8 @@ class PlantModel:
         self._mean_work: dict[tuple[str, int], float] = {}
         if live is not None:
             self._apply_live_stock(live)
+        for mat in self.materials.values():
+            mat.review()  # a stock already at its reorder point orders at once
         for mat in plant.materials:
             for d in mat.deliveries:
                 at = parse_time(d.at, plant.epoch)
@@ -185,7 +187,10 @@ class PlantModel:
                 st.idle.remove(m)
                 ev, m.wake = m.wake, None
                 ev.succeed(None)  # type: ignore[union-attr]
+        # A plan may launch more than the order asks (a scrap allowance): its first lot's quantity.
+        launch = {sop.order_id: sop.quantity for sop in operations if sop.op_index == 0}
         for os_ in new:
+            os_.alive = max(os_.order.quantity, launch.get(os_.order.id, 0))
             self._release(os_, completed, progress, live)
 
     def _release(
@@ -204,7 +209,9 @@ class PlantModel:
             os_.completion = -math.inf  # finished before the window: not part of this run
             return
         now = self.env.now
-        lot = Lot(os_, k, os_.order.quantity, MAIN, max(now, os_.order.release))
+        if k > 0:  # started before the window: the floor's lot, not the plan's launch
+            os_.alive = os_.order.quantity
+        lot = Lot(os_, k, os_.alive, MAIN, max(now, os_.order.release))
         p = progress.get((oid, k))
         if p is not None:
             st = self.stations[p.station]
@@ -297,8 +304,11 @@ class PlantModel:
             self._spawn(os_, info.rework_to, rework, REWORK)  # type: ignore[arg-type]
         if scrap:
             os_.scrapped += scrap
-            if self.remake:
-                self._spawn(os_, 0, scrap, REMAKE)
+            os_.alive -= scrap
+            lacking = os_.order.quantity - os_.alive
+            if self.remake and lacking > 0:
+                os_.alive += lacking
+                self._spawn(os_, 0, lacking, REMAKE)
         if good and lot.op_index + 1 < len(os_.info):
             lot.qty = good
             lot.op_index += 1
@@ -308,7 +318,9 @@ class PlantModel:
         if lot.kind is MAIN and good == 0:
             self._cancel_plan(lot)
         os_.open_lots -= 1
-        if os_.open_lots == 0:
+        # Complete when the order has its quantity (lots still open are surplus of the allowance)
+        # or when nothing of it is left in the plant (short).
+        if math.isnan(os_.completion) and (os_.open_lots == 0 or os_.good >= os_.order.quantity):
             self._complete(os_)
         return None
 

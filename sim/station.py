@@ -106,6 +106,12 @@ class Station:
     def offer(self, lot: Lot) -> bool:
         """A lot arrives from upstream or from release: hand it to an idle machine that wants it,
         else put it in the buffer if there is room. False: no room (the caller holds it)."""
+        if lot.allocated != lot.op_index:
+            lot.allocated = lot.op_index
+            consumes = lot.order.info[lot.op_index].consumes
+            lot.kit = [(mat, q * lot.qty) for mat, q in consumes]
+            for mat, need in lot.kit:
+                mat.allocate(need)
         if self.idle and not self.planned:
             m = self.idle.pop(0)
             lot.t_arrive = self.env.now
@@ -429,6 +435,16 @@ class Machine:
                     yield ev
             if env.now > now:
                 delay["resource"] = delay.get("resource", 0.0) + env.now - now
+        if lot.kit:  # the lot's material, allocated on arrival, taken as one kit
+            t0 = env.now
+            for mat, need in lot.kit:
+                ev = mat.take(need)
+                if ev is not None:
+                    self.set_state(STARVED)
+                    yield ev
+            lot.kit = []
+            if env.now > t0:
+                delay["material"] = delay.get("material", 0.0) + env.now - t0
         setup = 0.0
         if done == 0 and st.has_setups:
             setup = st.spec.setups.time(self.family, order.family)
@@ -458,19 +474,9 @@ class Machine:
         self.set_state(EXECUTE)
         yld = info.yield_
         scrap_rng = info.scrap_rng
-        consumes = info.consumes
         good, scrap, rework = done, 0, 0  # units made before a warm start count as good
         fast = self.fast
         for i in range(lot.qty - done):
-            if consumes:
-                for mat, q in consumes:
-                    ev = mat.consume(q)
-                    if ev is not None:
-                        t0 = env.now
-                        self.set_state(STARVED)
-                        yield ev
-                        self._interrupted(lot, "material", env.now - t0)
-                        self.set_state(EXECUTE)
             t = first if i == 0 else sample()
             if fast:
                 yield env.timeout(t)

@@ -41,22 +41,38 @@ class Pool:
 
 
 class Material:
-    """A component's stock: consumption waits (FIFO) when short; deliveries and reorders refill it."""
+    """A component's stock under the reorder-point rule (docs/simulator.md, "Materials").
 
-    __slots__ = ("env", "id", "model", "ordered", "replenish", "stock", "waiting")
+    A lot *allocates* its whole need when it arrives at the station of an operation that
+    consumes the material, and *takes* it as one kit when it starts there (waiting, FIFO,
+    while the stock is short). When the stock not allocated falls to the reorder point and
+    no reorder is outstanding, the replenishment quantity is ordered; it arrives after the
+    lead time, and a stock still at or below the point orders again at once. The planner
+    (`planner.reorders`) places reorders by the same rule.
+    """
+
+    __slots__ = ("allocated", "env", "id", "model", "ordered", "replenish", "stock", "waiting")
 
     def __init__(self, model: PlantModel, material_id: str, stock: float, replenish: Any) -> None:
         self.model = model
         self.env = model.env
         self.id = material_id
         self.stock = stock
+        self.allocated = 0.0
         self.replenish = replenish
         self.ordered = False
         self.waiting: deque[tuple[float, simpy.Event]] = deque()
 
-    def consume(self, qty: float) -> simpy.Event | None:
+    def allocate(self, qty: float) -> None:
+        """A lot that will take `qty` arrived: the free stock drops (and may trigger a reorder)."""
+        self.allocated += qty
+        self._reorder()
+
+    def take(self, qty: float) -> simpy.Event | None:
+        """Take an allocated kit now (None) or when enough stock is there (the event)."""
         if not self.waiting and self.stock >= qty - _EPS:
             self.stock -= qty
+            self.allocated -= qty
             self._changed()
             return None
         ev = self.env.event()
@@ -69,8 +85,13 @@ class Material:
         while self.waiting and self.waiting[0][0] <= self.stock + _EPS:
             need, ev = self.waiting.popleft()
             self.stock -= need
+            self.allocated -= need
             ev.succeed()
         self._changed()
+
+    def review(self) -> None:
+        """Order now if the free stock is at or below the reorder point (at the start of a run)."""
+        self._reorder()
 
     def _changed(self) -> None:
         obs = self.model.observer
@@ -80,7 +101,7 @@ class Material:
 
     def _reorder(self) -> None:
         rep = self.replenish
-        if rep is not None and not self.ordered and self.stock <= rep.reorder_point:
+        if rep is not None and not self.ordered and self.stock - self.allocated <= rep.reorder_point + _EPS:
             self.ordered = True
             self.env.process(self._deliver_later(rep.lead_time, rep.quantity))
 

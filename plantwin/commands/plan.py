@@ -10,11 +10,13 @@ import typer
 from rich.table import Table
 
 from planner.dispatch import RULES
+from planner.loop import plan_until_accepted
 from planner.replan import replan as replan_core
-from planner.results import PlanResult, ReplanResult
+from planner.results import IterationReport, PlanResult, ReplanResult
 from planner.solver import dispatch_schedule, solve
 from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
 from plantwin.recording import DbOption, NoHistoryOption, open_history, record_plan, report_recorded
+from plantwin.workers import process_pool
 from twin.errors import InfeasibleError, InputError, Issue
 from twin.jssp import jssp_from_text
 from twin.live_json import live_from_json
@@ -152,9 +154,23 @@ def plan(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     db: DbOption = None,
     no_history: NoHistoryOption = False,
+    until_accepted: Annotated[
+        bool,
+        typer.Option(
+            "--until-accepted", help="Plan, check with the simulator, repair by cause; repeat until accepted."
+        ),
+    ] = False,
+    max_passes: Annotated[int, typer.Option(help="With --until-accepted: at most this many passes.")] = 4,
+    replications: Annotated[
+        int, typer.Option(help="With --until-accepted: replications of each pass's check.")
+    ] = 30,
 ) -> None:
     """Plan an order book on a plant with CP-SAT; print makespan, late orders and gap; write the schedule."""
     _check_args(objective, time_limit, workers)
+    if until_accepted:
+        _until_accepted(plant, orders, max_passes, replications, time_limit, workers, seed, out, json_out, db,
+                        no_history)  # fmt: skip
+        return
     if jssp is not None:
         if plant is not None:
             raise InputError(Issue("give either a PLANT or --jssp FILE, not both", "plan"))
@@ -226,6 +242,97 @@ def plan(
     _print_result(model, result, f"{model.name}: {len(book)} orders")
     if files:
         out_console.print(f"schedule written to {files[0]} and {files[1]}", highlight=False)
+
+
+def _pass_json(model: Plant, report: IterationReport) -> dict[str, object]:
+    plan = report.plan
+    return {
+        "pass": report.iteration,
+        "objective": report.objective,
+        "status": plan.status,
+        "makespan": plan.makespan,
+        "planned_late": list(plan.late_orders),
+        "accepted": report.verdict.accepted,
+        "failing": list(report.failing),
+        "failing_count": len(report.failing),
+        "causes": dict(report.causes),
+        "on_time": dict(report.on_time),
+        "changes": list(report.changes),
+        "reasons": list(report.verdict.reasons),
+    }
+
+
+def _until_accepted(
+    plant: str | None, orders: str | None, max_passes: int, replications: int, time_limit: float,
+    workers: int, seed: int, out: Path | None, json_out: bool, db: str | None, no_history: bool,
+) -> None:  # fmt: skip
+    """`plan --until-accepted`: the plan -> simulate -> repair loop, every pass reported."""
+    if plant is None:
+        raise InputError(Issue("missing PLANT (a plant file or sample name)", "plan --until-accepted"))
+    if max_passes < 1:
+        raise InputError(Issue(f"must be at least 1, got {max_passes}", "--max-passes"))
+    if replications < 2:
+        raise InputError(Issue(f"must be at least 2, got {replications}", "--replications"))
+    model, path, _ = open_plant(plant, warn=not json_out)
+    book = open_orders(model, path, orders)
+    if not book:
+        raise InputError(Issue("no orders: give --orders FILE (the plant ships no order book)", str(path)))
+    out = out or Path("schedule.json")
+
+    def said(report: IterationReport) -> None:
+        if not json_out:
+            err_console.print(
+                f"pass {report.iteration}: {len(report.failing)} order(s) failing"
+                + (f" ({', '.join(report.failing[:8])}{', ...' if len(report.failing) > 8 else ''})"
+                   if report.failing else "")
+            )  # fmt: skip
+
+    if not json_out:
+        err_console.print(
+            f"planning {len(book)} orders until the simulator accepts ({replications} replications, "
+            f"at most {max_passes} passes, {time_limit:g} s per plan)"
+        )
+    with process_pool(workers) as pool:
+        loop = plan_until_accepted(
+            model, book, replications=replications, seed=seed, max_iterations=max_passes,
+            time_limit=time_limit, workers=workers, executor=pool,
+        )  # fmt: skip
+    for report in loop.iterations:
+        said(report)
+    files = [str(out), str(_write(loop.schedule, out))]
+    best = next(r for r in loop.iterations if r.plan.schedule is loop.schedule)
+    params = {
+        "until_accepted": True, "max_passes": max_passes, "replications": replications,
+        "time_limit": time_limit, "workers": workers, "seed": seed, "accepted": loop.accepted,
+    }  # fmt: skip
+    run_id = _record(db, no_history, model, book, best.plan, params, json_out)
+    if json_out:
+        emit_json(
+            {
+                "plant": model.name,
+                "orders": len(book),
+                "accepted": loop.accepted,
+                "reason": loop.reason,
+                "best_pass": best.iteration,
+                "passes": [_pass_json(model, r) for r in loop.iterations],
+                "files": files,
+                "run_id": run_id,
+            }
+        )
+        return
+    table = Table(title=f"{model.name}: plan until accepted")
+    for col in ("pass", "objective", "failing", "planned late", "makespan", "changes"):
+        table.add_column(col)
+    for r in loop.iterations:
+        table.add_row(
+            str(r.iteration), r.objective, str(len(r.failing)), str(len(r.plan.late_orders)),
+            format_duration(r.plan.makespan), str(len(r.changes)),
+        )  # fmt: skip
+    out_console.print(table)
+    out_console.print(("accepted: " if loop.accepted else "not accepted: ") + loop.reason, highlight=False)
+    out_console.print(
+        f"schedule (pass {best.iteration}) written to {files[0]} and {files[1]}", highlight=False
+    )
 
 
 @report_errors

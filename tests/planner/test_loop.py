@@ -1,8 +1,14 @@
-"""Plan -> simulate -> repair: accepted at once when the plan is safe, evidence when nothing passes."""
+"""Plan -> simulate -> repair: accepted at once when the plan is safe, repaired by the blamed cause,
+evidence when nothing passes; `plan --until-accepted` reports every pass."""
 
 from __future__ import annotations
 
+import json
+
+from typer.testing import CliRunner
+
 from planner.loop import plan_until_accepted
+from plantwin.cli import app
 from twin.orders import Order
 from twin.verdict import AcceptancePolicy
 
@@ -37,6 +43,61 @@ def test_an_impossible_due_date_ends_with_evidence(plant_text) -> None:
     assert result.iterations[0].failing == ("hopeless",)
     assert result.iterations[0].on_time["hopeless"] == 0.0
     assert any("hopeless: internal due" in c for c in result.iterations[1].changes)
-    assert "hopeless (0%)" in result.reason
+    assert "hopeless (0%, processing): its own work" in result.reason
     assert "CP-SAT proved" in result.reason
     assert result.verdict.schedule_hash == result.schedule.content_hash()
+
+
+# Station `a` breaks down half the time (MTBF = MTTR = 100 s); `b` is a reliable alternative
+# that needs a 20 s setup first, so the mean-time plan prefers `a`.
+FLAKY = """
+name: flaky
+epoch: 2026-11-30T00:00:00+00:00
+lines:
+  - id: L
+    stations:
+      - {id: a, failures: {mtbf: {exponential: 100}, mttr: {exponential: 100}}}
+      - {id: b, setups: {initial: 20}}
+products:
+  - {id: p, routing: [{id: o, stations: [a, b], time: 10}]}
+"""
+
+
+def test_breakdowns_move_the_lot_to_the_reliable_machine(plant_text) -> None:
+    plant = plant_text(FLAKY)
+    orders = [Order("o", "p", 10, 0, 150)]  # 100 s of work, due at 150
+    result = plan_until_accepted(plant, orders, replications=20, max_iterations=3, time_limit=4)
+    first = result.iterations[0]
+    assert first.plan.schedule.operations[0].station == "a"  # done at 100 with mean times
+    assert first.failing == ("o",) and first.causes == {"o": "breakdown"}
+    assert result.accepted and len(result.iterations) == 2
+    assert any("o: off a (breakdown) onto b" in c for c in result.iterations[1].changes)
+    assert result.schedule.operations[0].station == "b"
+    assert result.iterations[1].on_time["o"] > first.on_time["o"]
+
+
+def test_plan_until_accepted_command_reports_every_pass(tmp_path) -> None:
+    plant = tmp_path / "flaky.yaml"
+    plant.write_text(FLAKY)
+    book = tmp_path / "orders.csv"
+    book.write_text(
+        "id,product,quantity,release,due,weight\n"
+        "o,p,10,2026-11-30T00:00:00+00:00,2026-11-30T00:02:30+00:00,1\n"
+    )
+    out = tmp_path / "s.json"
+    args = [
+        "plan", str(plant), "--orders", str(book), "--until-accepted", "--max-passes", "3",
+        "--replications", "20", "--time-limit", "4", "--out", str(out), "--no-history", "--json",
+    ]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["accepted"] is True and payload["best_pass"] == 2
+    passes = payload["passes"]
+    assert [p["pass"] for p in passes] == [1, 2]
+    assert passes[0]["failing"] == ["o"] and passes[0]["failing_count"] == 1
+    assert passes[0]["causes"] == {"o": "breakdown"} and passes[0]["changes"] == []
+    assert any("off a" in c for c in passes[1]["changes"]) and passes[1]["failing"] == []
+    assert payload["files"] == [str(out), str(out.with_suffix(".csv"))]
+    res = CliRunner().invoke(app, [*args[:-1], "--max-passes", "0"])
+    assert res.exit_code == 2 and "--max-passes" in res.output

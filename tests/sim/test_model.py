@@ -312,9 +312,27 @@ def test_material_starvation_and_delivery(make_plant) -> None:
         """
     )
     res = simulate(plant, [Order("A", "p", 5, 0, 999)])
-    assert ops_of(res) == [("A", 0.0, 130.0)]
-    assert ("Starved", 20.0, 100.0) in states_of(res, "a")
-    assert res.delays.set_index("cause").loc["material", "seconds"] == 80.0
+    # the lot takes its five housings as one kit when it starts: it waits for the delivery
+    assert ops_of(res) == [("A", 100.0, 150.0)]
+    assert ("Starved", 0.0, 100.0) in states_of(res, "a")
+    assert res.delays.set_index("cause").loc["material", "seconds"] == 100.0
+
+
+def test_reorder_on_allocation_and_again_on_arrival(make_plant) -> None:
+    """Stock 2 (point 0, reorder 2, lead 50): the arriving lot of 5 allocates 5, the free stock is
+    -3 <= 0, so a reorder goes out at 0; at 50 the free stock is -1: again; the kit is there at 100."""
+    plant = make_plant(
+        """
+        materials: [{id: housing, stock: 2, replenishment: {reorder_point: 0, quantity: 2, lead_time: 50}}]
+        lines:
+          - id: L
+            stations: [{id: a}]
+        products:
+          - {id: p, routing: [{id: o, stations: a, time: 10, consumes: {housing: 1}}]}
+        """
+    )
+    res = simulate(plant, [Order("A", "p", 5, 0, 999)])
+    assert ops_of(res) == [("A", 100.0, 150.0)]
 
 
 # ---- warm start ----
