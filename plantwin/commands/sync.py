@@ -114,6 +114,7 @@ def sync(
             f"since {result['disconnected_since']} ({result['disconnected_for_s']:.0f} s)",
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
         raise UserExit(1)
 
@@ -142,6 +143,7 @@ async def _run(
                 f"plantwin: note: sync session {old} ended without a clean stop: marked interrupted",
                 highlight=False,
                 markup=False,
+                soft_wrap=True,
             )
     client = SyncClient(
         model,
@@ -204,4 +206,4 @@ async def _run(
 
 def _show(status: SyncStatus) -> None:
     """The one-line status, on stderr (stdout is kept for --json)."""
-    err_console.print(status.line(), markup=False, highlight=False)
+    err_console.print(status.line(), markup=False, highlight=False, soft_wrap=True)

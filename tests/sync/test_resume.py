@@ -58,7 +58,8 @@ async def main(plant_file, port, state, speed, hours, shelf):
     async with vp:
         await asyncio.Event().wait()
 
-asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]))
+a = sys.argv
+asyncio.run(main(a[1], int(a[2]), a[3], float(a[4]), float(a[5]), a[6]))
 """
 SYNC = "import sys; from plantwin.cli import main; sys.argv[0] = 'plantwin'; main()"
 
