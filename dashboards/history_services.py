@@ -33,6 +33,7 @@ from twin.live import LiveState, OperationProgress, StationLive
 from twin.plant import Plant
 from twin.schedule import Schedule
 from twin.states import MachineState
+from twin.tagnames import process_value_tag
 from twin.verdict import AcceptancePolicy, OrderVerdict, Verdict
 
 WhatIfRunner = Callable[[WhatIfRequest, Progress], WhatIfResult]
@@ -412,7 +413,13 @@ class HistoryServices:
               AND time >= ? AND time < ?
             ORDER BY time DESC LIMIT ?
             """,
-            [station, tag, -1e300 if start is None else start, 1e300 if end is None else end, int(limit)],
+            [
+                station,
+                process_value_tag(tag),
+                -1e300 if start is None else start,
+                1e300 if end is None else end,
+                int(limit),
+            ],
         )
         return df.iloc[::-1].reset_index(drop=True)
 
