@@ -17,7 +17,9 @@ from typing import IO
 
 import pytest
 from support import free_port
+from typer.testing import CliRunner
 
+from plantwin.cli import app
 from twin.history.store import HistoryStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
@@ -132,6 +134,14 @@ def test_kill_and_clean_restarts_of_sync_lose_no_part_and_count_none_twice(
         with logs[1].open("wb") as err:
             procs.append(_sync(plant, port, db, err))
         _wait_status(logs[1], procs[1], 3, parts=False)
+        # readers while sync holds the file: the snapshot it publishes
+        listed = CliRunner().invoke(app, ["history", "list", "--db", str(db), "--kind", "sync", "--json"])
+        assert listed.exit_code == 0, listed.output
+        statuses = sorted(r["status"] for r in json.loads(listed.stdout)["runs"])
+        assert statuses == ["interrupted", "running"]
+        out = tmp_path / "actuals.parquet"
+        exported = CliRunner().invoke(app, ["history", "export-actuals", "--db", str(db), "--to", str(out)])
+        assert exported.exit_code == 0 and out.is_file(), exported.output
         procs[1].send_signal(signal.SIGTERM)  # a clean stop
         assert procs[1].wait(20) == 0, logs[1].read_text()
         time.sleep(1.5)  # a gap
