@@ -97,12 +97,9 @@ def sync(
             check_dispatchable(schedule, the_verdict)  # refuse before connecting; with --db it is recorded
     store = HistoryStore(db) if db is not None else None
     try:
-        with contextlib.ExitStack() as stack:
-            if store is not None:
-                stack.enter_context(SnapshotPublisher(store, every=SNAPSHOT_EVERY))
-            result = asyncio.run(
-                _run(model, endpoint, store, sec, credentials, duration, status_every, job, json_out)
-            )
+        result = asyncio.run(
+            _run(model, endpoint, store, sec, credentials, duration, status_every, job, json_out)
+        )
     finally:
         if store is not None:
             store.close()
@@ -145,15 +142,31 @@ async def _run(
                 markup=False,
                 soft_wrap=True,
             )
-    client = SyncClient(
-        model,
-        endpoint,
-        sink=store,
-        security=sec,
-        credentials=credentials,
-        tracker=tracker,
-        server_start=server_start,
-    )
+    with contextlib.ExitStack() as stack:
+        if store is not None:  # what readers see while this session holds the file
+            stack.enter_context(SnapshotPublisher(store, every=SNAPSHOT_EVERY))
+        client = SyncClient(
+            model,
+            endpoint,
+            sink=store,
+            security=sec,
+            credentials=credentials,
+            tracker=tracker,
+            server_start=server_start,
+        )
+        return await _session(client, store, duration, status_every, job, run_id)
+
+
+async def _session(
+    client: SyncClient,
+    store: Any,
+    duration: float | None,
+    status_every: float,
+    job: Any,
+    run_id: str | None,
+) -> dict[str, Any]:
+    """Connect, dispatch if asked, sync until the end; the session's summary (and its record)."""
+    model, endpoint = client.plant, client.endpoint
     try:
         await client.connect()
     except BaseException:
