@@ -195,6 +195,9 @@ class SyncClient:
         except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
             client.disconnect_socket()  # nothing was opened that needs closing
             raise SyncError(f"{self.endpoint}: cannot connect: {_reason(exc)}") from exc
+        except asyncio.CancelledError:  # disconnect() while (re)connecting: leave nothing open
+            await _close_quietly(client)
+            raise
         self._client = client
         self._generation += 1
         self._lost.clear()
@@ -206,7 +209,7 @@ class SyncClient:
             self._client = None
             await _close_quietly(client)
             raise SyncError(f"{self.endpoint}: {_reason(exc)}") from exc
-        except SyncError:
+        except (SyncError, asyncio.CancelledError):
             self._client = None
             await _close_quietly(client)
             raise
