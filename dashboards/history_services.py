@@ -30,6 +30,7 @@ from twin.history.buckets import shift_windows
 from twin.live import LiveState
 from twin.plant import Plant
 from twin.schedule import Schedule
+from twin.tagnames import process_value_tag
 from twin.verdict import Verdict
 
 WhatIfRunner = Callable[[WhatIfRequest, Progress], WhatIfResult]
@@ -274,7 +275,7 @@ class HistoryServices:
     def process_series(
         self, station: str, tag: str, start: float | None, end: float | None, limit: int
     ) -> pd.DataFrame:
-        return self.store.process_series(station, tag, start, end, limit)
+        return self.store.process_series(station, process_value_tag(tag), start, end, limit)
 
     # ---- history ----
     def compare_runs(self, a: str, b: str) -> pd.DataFrame:

@@ -205,7 +205,8 @@ class DashboardServices(Protocol):
     def process_series(
         self, station: str, tag: str, start: float | None, end: float | None, limit: int
     ) -> pd.DataFrame:
-        """The last `limit` values of a process value in the window, oldest first.
+        """The last `limit` values of a station's process value (`tag`: its name in the plant, as
+        sync records it under `twin.tagnames.process_value_tag`) in the window, oldest first.
 
         Columns: time, value.
         """

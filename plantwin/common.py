@@ -6,7 +6,9 @@ Exit codes (a stable contract): 0 success, 2 a user error, 1 an internal failure
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -27,6 +29,25 @@ out_console = Console()
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def quiet_asyncua() -> None:
+    """Keep asyncua's own log records (a warning per reconnect attempt, tracebacks of every failed
+    publish) off stderr: the sync client says what matters in one line per state change. Set
+    PLANTWIN_DEBUG=1 to see them all, tracebacks included."""
+    lib = logging.getLogger("asyncua")
+    if os.environ.get("PLANTWIN_DEBUG"):
+        lib.setLevel(logging.DEBUG)
+        logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        return
+    lib.setLevel(logging.CRITICAL + 1)
+    ours = logging.getLogger("sync")
+    if not any(getattr(h, "_plantwin", False) for h in ours.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("plantwin: %(message)s"))
+        handler._plantwin = True  # type: ignore[attr-defined]
+        ours.addHandler(handler)
+        ours.propagate = False
 
 
 class UserExit(Exception):

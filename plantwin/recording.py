@@ -254,9 +254,38 @@ def record_dispatch(store: HistoryStore | None, *, command: str, **fields: Any) 
     return record_run(store, "dispatch", command=command, **fields)
 
 
+SYNC_RUNNING = "running"
+SYNC_INTERRUPTED = "interrupted"
+SYNC_DISCONNECTED = "disconnected"
+
+
 def record_sync(store: HistoryStore | None, *, command: str, **fields: Any) -> str | None:
     """Record a sync session (its actuals go through record_actuals)."""
     return record_run(store, "sync", command=command, **fields)
+
+
+def start_sync_session(
+    store: HistoryStore, *, command: str, plant: Plant, params: dict[str, Any]
+) -> tuple[str, list[str]]:
+    """Record a new sync session as 'running', and mark every session still 'running' in this file
+    as 'interrupted': this process holds the file for writing, so their process is gone
+    (kill -9, a crash, a power cut) without a clean stop. Returns the new run and those marked."""
+    stale = store.list_runs(kind="sync", status=SYNC_RUNNING, limit=1000)
+    marked = [str(r) for r in stale["id"]] if len(stale) else []
+    with store.transaction():
+        for run_id in marked:
+            store.set_status(run_id, SYNC_INTERRUPTED)
+        run_id = store.record_run(
+            "sync", started_by=started_by(command), plant=plant, params=params, status=SYNC_RUNNING
+        )
+    return run_id, marked
+
+
+def end_sync_session(store: HistoryStore, run_id: str, *, connected: bool, kpis: dict[str, Any]) -> str:
+    """Close a sync session: 'ok' if it ended connected, else 'disconnected'; returns the status."""
+    status = "ok" if connected else SYNC_DISCONNECTED
+    store.set_status(run_id, status, kpis=kpis)
+    return status
 
 
 def record_demo(store: HistoryStore | None, *, command: str = "demo", **fields: Any) -> str | None:

@@ -28,13 +28,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from asyncua import Client, Node, ua
 from asyncua.client.ua_client import UaClientState
+from asyncua.common.utils import ServiceError
 from asyncua.crypto import security_policies
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from sync.security import Credentials, Security, certificate_uri
+from sync.security import Credentials, Security, TrustList, certificate_uri, require_encryption
 from sync.sink import BatchWriter, HistorySink
 from sync.tags import Tag, parse_ref, plant_tags
 from sync.tracker import LiveTracker, Outcome, Reading
@@ -44,6 +48,7 @@ from twin.plant import Plant
 
 log = logging.getLogger(__name__)
 SUBSCRIBE_CHUNK = 500
+_START_NODE = f"i={ua.ObjectIds.Server_ServerStatus_StartTime}"
 
 
 @dataclass(frozen=True)
@@ -57,9 +62,16 @@ class SyncStatus:
     scrapped: int
     reconnects: int
     stale: bool
+    disconnected_since: float | None = None
+    """Wall time (epoch seconds) the connection was lost, while it is."""
 
     def line(self) -> str:
-        state = "connected" if self.connected else "DISCONNECTED (stale)"
+        state = "connected"
+        if not self.connected:
+            since = self.disconnected_since
+            state = "DISCONNECTED (stale)" + (
+                f" since {datetime.fromtimestamp(since).astimezone():%H:%M:%S}" if since is not None else ""
+            )
         return (
             f"{state}  values {self.values} ({self.values_per_s:.0f}/s)  produced {self.produced}  "
             f"scrapped {self.scrapped}  reconnects {self.reconnects}"
@@ -70,14 +82,21 @@ class _Handler:
     """Subscription handler: each data change goes straight into the client (synchronously, so
     notifications are applied in the order asyncua delivers them)."""
 
-    def __init__(self, owner: SyncClient) -> None:
+    def __init__(self, owner: SyncClient, generation: int) -> None:
         self._owner = owner
+        self._generation = generation
 
     def datachange_notification(self, node: Node, val: Any, data: Any) -> None:
         self._owner._on_datavalue(node.nodeid, data.monitored_item.Value)
 
     def status_change_notification(self, status: Any) -> None:
-        log.warning("subscription status change: %s", status)
+        """The server ended the subscription (timed out, shut down): a loss like any other."""
+        log.debug("subscription status change: %s", status)
+        if self._generation != self._owner._generation:
+            return  # a subscription of a connection already given up
+        code = getattr(status, "Status", status)
+        self._owner._lost_reason = f"the server ended the subscription ({getattr(code, 'name', code)})"
+        self._owner._lost.set()
 
 
 class SyncClient:
@@ -100,7 +119,9 @@ class SyncClient:
         batch_age: float = 1.0,
         tracker: LiveTracker | None = None,
         on_value: Callable[[Outcome], None] | None = None,
+        server_start: datetime | None = None,
     ) -> None:
+        require_encryption(security, credentials, "credentials")
         self.plant = plant
         self.endpoint = endpoint
         self.tracker = tracker or LiveTracker(plant)
@@ -117,8 +138,15 @@ class SyncClient:
         self._client: Client | None = None
         self._by_node: dict[ua.NodeId, Tag] = {}
         self._node_of: dict[Tag, ua.NodeId] = {}
-        self._start_time: datetime | None = None
+        self._start_time: datetime | None = server_start
         self._tasks: list[asyncio.Task[None]] = []
+        self._lost = asyncio.Event()
+        self._generation = 0
+        self._said_missing: list[str] = []
+        self._said_unmonitored: list[str] = []
+        self._lost_reason: str | None = None
+        self.disconnected_since: float | None = None
+        """Wall time (epoch seconds) the connection was last lost; None while never lost."""
         self.connected = False
         self.values = 0
         self.reconnects = 0
@@ -136,52 +164,116 @@ class SyncClient:
         return self.tracker.live
 
     async def connect(self) -> None:
-        """Connect, resolve the tag map, subscribe and read current values.
+        """Connect, resolve the tag map, subscribe and read current values; then keep the
+        connection (reconnecting on loss until `disconnect`).
 
         Raises:
-            SyncError: the server is unreachable, refuses the session (security, user), or a
-                tag cannot be resolved (an unknown namespace URI or browse path).
+            SyncError: the server is unreachable, refuses the session (security, user), has an
+                untrusted certificate, or none of the tags resolves.
+        """
+        await self._open()
+        self._tasks = [
+            asyncio.create_task(self._supervise()),
+            asyncio.create_task(self._flush_loop()),
+        ]
+
+    async def _open(self) -> None:
+        """One full connection: a new asyncua client and session (authenticated), the tags
+        resolved by namespace URI, one subscription, and a read of every tag.
+
+        asyncua's own reconnect is off: it reuses the old session and subscription, and was
+        seen to stop for good after a server restart (BadUserAccessDenied on ActivateSession,
+        a failed subscription restore). `_supervise` instead builds everything anew, which
+        converges whenever the server is reachable.
         """
         client = Client(self.endpoint, timeout=self._timeout, watchdog_intervall=self._watchdog)
         client.session_timeout = 60_000
         client.connection_lost_callback = self._connection_lost
         try:
             await self._configure(client)
-            await client.connect(auto_reconnect=True, reconnect_max_delay=self._max_delay)
-        except (OSError, TimeoutError, ua.UaError) as exc:
-            raise SyncError(f"{self.endpoint}: cannot connect: {type(exc).__name__}: {exc}") from exc
+            await client.connect(auto_reconnect=False)
+        except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
+            client.disconnect_socket()  # nothing was opened that needs closing
+            raise SyncError(f"{self.endpoint}: cannot connect: {_reason(exc)}") from exc
+        except asyncio.CancelledError:  # disconnect() while (re)connecting: leave nothing open
+            await _close_quietly(client)
+            raise
         self._client = client
+        self._generation += 1
+        self._lost.clear()
         try:
             await self._resolve()
             await self._subscribe()
             await self._after_connect()
-        except ua.UaError as exc:
-            await self.disconnect()
-            raise SyncError(f"{self.endpoint}: {type(exc).__name__}: {exc}") from exc
-        self._tasks = [
-            asyncio.create_task(self._watch_state()),
-            asyncio.create_task(self._flush_loop()),
-        ]
+        except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
+            self._client = None
+            await _close_quietly(client)
+            raise SyncError(f"{self.endpoint}: {_reason(exc)}") from exc
+        except (SyncError, asyncio.CancelledError):
+            self._client = None
+            await _close_quietly(client)
+            raise
 
     async def _configure(self, client: Client) -> None:
+        """Name, certificate and the server's trusted certificate, credentials: before any session.
+
+        Raises:
+            SyncError: no endpoint with the policy and mode asked for, or an untrusted server.
+        """
         client.name = client.description = "plantwin sync"
         client.application_uri = f"urn:plantwin:sync:{uuid.uuid4()}"
         if self._security is not None:
-            uri = certificate_uri(self._security.cert)
+            sec = self._security
+            uri = certificate_uri(sec.cert)
             if uri:
                 client.application_uri = uri
-            policy = getattr(security_policies, f"SecurityPolicy{self._security.policy}")
-            mode = getattr(ua.MessageSecurityMode, self._security.mode)
+            policy = getattr(security_policies, f"SecurityPolicy{sec.policy}")
+            mode = getattr(ua.MessageSecurityMode, sec.mode)
+            # the endpoints come over an unsecured, sessionless channel: nothing secret is sent
+            endpoints = await client.connect_and_get_server_endpoints()
+            offered = [e for e in endpoints if e.SecurityPolicyUri == policy.URI and e.SecurityMode == mode]
+            if not offered:
+                have = ", ".join(
+                    sorted(
+                        {f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]},{e.SecurityMode.name}" for e in endpoints}
+                    )
+                )
+                raise SyncError(
+                    f"{self.endpoint}: the server offers no {sec.policy},{sec.mode} endpoint (it has {have})"
+                )
+            trust = self._trust_list()
+            server_cert = trust.check(offered[0].ServerCertificate, self.endpoint)
+            client.certificate_validator = self._validator(trust)
             await client.set_security(
                 policy,
-                str(self._security.cert),
-                str(self._security.key),
-                server_certificate=str(self._security.server_cert) if self._security.server_cert else None,
+                str(sec.cert),
+                str(sec.key),
+                server_certificate=server_cert.public_bytes(Encoding.DER),
                 mode=mode,
             )
         if self._credentials is not None:
             client.set_user(self._credentials.user)
             client.set_password(self._credentials.password)
+
+    def _trust_list(self) -> TrustList:
+        assert self._security is not None
+        sec = self._security
+        if sec.trust is None and sec.server_cert is None:
+            raise SyncError(f"{self.endpoint}: a secured connection needs a trust list (Security.trust)")
+        pinned = (sec.server_cert,) if sec.server_cert is not None else ()
+        return TrustList(sec.trust or Path(sec.server_cert).parent, pinned)  # type: ignore[arg-type]
+
+    def _validator(self, trust: TrustList) -> Callable[[x509.Certificate, Any], Any]:
+        """asyncua's hook at CreateSession: the certificate the session is made with is checked too."""
+
+        async def validate(cert: x509.Certificate, _app: Any) -> None:
+            try:
+                trust.check(cert.public_bytes(Encoding.DER), self.endpoint)
+            except SyncError as exc:
+                log.warning("%s", exc)
+                raise ServiceError(ua.StatusCodes.BadCertificateUntrusted) from None
+
+        return validate
 
     async def disconnect(self) -> None:
         """Stop watching, flush what is buffered, close the session."""
@@ -193,11 +285,10 @@ class SyncClient:
         self._tasks = []
         if self._client is not None:
             client, self._client = self._client, None
-            try:
-                await client.disconnect()
-            except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
-                log.info("disconnect from %s: %r (already gone)", self.endpoint, exc)
-        self.connected = False
+            await _close_quietly(client)
+        if self.connected:
+            self.connected = False
+            self.disconnected_since = time.time()
         self.tracker.mark_stale()
         self.flush()
 
@@ -231,7 +322,14 @@ class SyncClient:
         produced = sum(self.tracker.produced(s.id) for s in self.plant.stations)
         scrapped = sum(self.tracker.scrapped(s.id) for s in self.plant.stations)
         return SyncStatus(
-            self.connected, self.values, rate, produced, scrapped, self.reconnects, self.tracker.live.stale
+            self.connected,
+            self.values,
+            rate,
+            produced,
+            scrapped,
+            self.reconnects,
+            self.tracker.live.stale,
+            None if self.connected else self.disconnected_since,
         )
 
     # ---- writes (for servers that reject timestamps, none are sent) ----
@@ -263,47 +361,71 @@ class SyncClient:
 
     # ---- resolution and subscription ----
     async def _resolve(self) -> None:
+        """Each tag's node id on this server (namespaces by URI, browse paths browsed). A tag that
+        does not resolve is not measured: one warning line lists them all; no tag at all is an
+        error.
+
+        Raises:
+            SyncError: none of the plant's tags resolves on this server.
+        """
         assert self._client is not None
         namespaces: list[str] = await self._client.get_namespace_array()
-        default_ns = self.plant.opcua.namespace_uri
         self._by_node.clear()
         self._node_of.clear()
+        missing: list[str] = []
         for tag in self.tags:
-            p = parse_ref(tag.ref)
-            if p.kind == "browse":
-                if default_ns not in namespaces:
-                    raise SyncError(f"{tag.station}.{tag.tag}: namespace {default_ns!r} not on the server")
-                idx = namespaces.index(default_ns)
-                path = [e if ":" in e else f"{idx}:{e}" for e in p.path]
-                try:
-                    node = await self._client.nodes.objects.get_child(path)
-                except ua.UaError as exc:
-                    raise SyncError(
-                        f"{tag.station}.{tag.tag}: browse path {tag.ref!r} not found: {exc}"
-                    ) from exc
-                nodeid = node.nodeid
-            else:
-                if p.namespace_uri is not None:
-                    if p.namespace_uri not in namespaces:
-                        raise SyncError(
-                            f"{tag.station}.{tag.tag}: namespace {p.namespace_uri!r} is not on the server "
-                            f"(it has {', '.join(namespaces)})"
-                        )
-                    idx = namespaces.index(p.namespace_uri)
-                else:
-                    idx = p.namespace_index or 0
-                ident: Any = p.identifier
-                if p.id_type == "i":
-                    ident = int(p.identifier)
-                elif p.id_type == "g":
-                    ident = uuid.UUID(p.identifier)
-                elif p.id_type == "b":
-                    ident = p.identifier.encode()
-                nodeid = ua.NodeId(ident, idx)
+            try:
+                nodeid = await self._node_id(tag, namespaces)
+            except SyncError as exc:
+                missing.append(str(exc))
+                continue
             self._by_node[nodeid] = tag
             self._node_of[tag] = nodeid
+        if missing and not self._by_node:
+            raise SyncError(f"no tag of the plant is on this server: {'; '.join(missing[:5])}")
+        if missing and self._said_missing != missing:
+            log.warning(
+                "not measured (%d tags not on %s): %s", len(missing), self.endpoint, "; ".join(missing)
+            )
+        self._said_missing = missing
+
+    async def _node_id(self, tag: Tag, namespaces: list[str]) -> ua.NodeId:
+        assert self._client is not None
+        name = f"{tag.station}.{tag.tag}"
+        try:
+            p = parse_ref(tag.ref)
+        except ValueError as exc:
+            raise SyncError(f"{name}: {exc}") from None
+        uri = p.namespace_uri
+        if p.kind == "browse":
+            uri = uri or self.plant.opcua.namespace_uri
+            if uri not in namespaces:
+                raise SyncError(f"{name}: namespace {uri!r} is not on the server")
+            idx = namespaces.index(uri)
+            path = [e if ":" in e else f"{idx}:{e}" for e in p.path]
+            try:
+                node = await self._client.nodes.objects.get_child(path)
+            except ua.UaError as exc:
+                raise SyncError(f"{name}: browse path {tag.ref!r} not found ({_reason(exc)})") from None
+            return node.nodeid
+        if uri is not None:
+            if uri not in namespaces:
+                raise SyncError(f"{name}: namespace {uri!r} is not on the server")
+            idx = namespaces.index(uri)
+        else:
+            idx = p.namespace_index or 0
+        ident: Any = p.identifier
+        if p.id_type == "i":
+            ident = int(p.identifier)
+        elif p.id_type == "g":
+            ident = uuid.UUID(p.identifier)
+        elif p.id_type == "b":
+            ident = p.identifier.encode()
+        return ua.NodeId(ident, idx)
 
     async def _subscribe(self) -> None:
+        """One subscription for every resolved tag; a node the server cannot monitor (unknown
+        node id, no access) is not measured (one warning line) and not read."""
         assert self._client is not None
         params = ua.CreateSubscriptionParameters(
             RequestedPublishingInterval=self._interval * 1000.0,
@@ -313,16 +435,23 @@ class SyncClient:
             PublishingEnabled=True,
             Priority=0,
         )
-        self._sub = await self._client.create_subscription(params, _Handler(self))
+        self._sub = await self._client.create_subscription(params, _Handler(self, self._generation))
         nodes = [self._client.get_node(n) for n in self._by_node]
         results: list[int | ua.StatusCode] = []
         for i in range(0, len(nodes), SUBSCRIBE_CHUNK):  # short requests, also on a busy server
             chunk = nodes[i : i + SUBSCRIBE_CHUNK]
             results += await self._sub.subscribe_data_change(chunk, queuesize=100, sampling_interval=0.0)
+        failed = []
         for node, res in zip(nodes, results, strict=True):
             if isinstance(res, ua.StatusCode):
-                tag = self._by_node[node.nodeid]
-                log.warning("cannot monitor %s.%s (%s): %s", tag.station, tag.tag, tag.ref, res.name)
+                tag = self._by_node.pop(node.nodeid)
+                self._node_of.pop(tag, None)
+                failed.append(f"{tag.station}.{tag.tag} ({tag.ref}): {res.name}")
+        if failed and failed != self._said_unmonitored:
+            log.warning("not measured (%d tags cannot be monitored): %s", len(failed), "; ".join(failed))
+        self._said_unmonitored = failed
+        if not self._by_node:
+            raise SyncError("the server cannot monitor any tag of the plant")
 
     async def _after_connect(self) -> None:
         """Server restart check, then the current value of every tag (reconciles counters)."""
@@ -336,6 +465,8 @@ class SyncClient:
         self._start_time = start
         nodeids = list(self._by_node)
         values = await self._client.uaclient.read_attributes(nodeids, ua.AttributeIds.Value)
+        if self._writer is not None and isinstance(start, datetime):
+            self._writer.add(self.tracker.server_start_row(start, _START_NODE), [])
         for nodeid, dv in zip(nodeids, values, strict=True):
             self._on_datavalue(nodeid, dv)
         self.connected = True
@@ -364,33 +495,78 @@ class SyncClient:
 
     # ---- connection supervision ----
     async def _connection_lost(self, exc: Exception) -> None:
-        log.warning("connection to %s lost: %r", self.endpoint, exc)
-        self.connected = False
-        self.tracker.mark_stale()
+        """asyncua's supervisor noticed a loss (closed socket, failed health probe)."""
+        self._lost_reason = _reason(exc)
+        self._lost.set()
 
-    async def _watch_state(self) -> None:
-        """After asyncua's supervisor reconnects, check for a restart and reconcile from a read."""
+    async def _wait_lost(self) -> None:
+        """Return when the connection is lost: a state other than CONNECTED, asyncua's callback,
+        or a subscription the server ended."""
         assert self._client is not None
-        async with self._client.subscribe_state() as changes:
-            while True:
-                state = await changes.next_change()
-                if state is not UaClientState.CONNECTED:
-                    if self.connected:
-                        self.connected = False
-                        self.tracker.mark_stale()
-                    continue
-                if self.connected:
-                    continue
-                self.reconnects += 1
+        async with self._client.uaclient.subscribe_state() as changes:
+            while not self._lost.is_set() and self._client.uaclient.state is UaClientState.CONNECTED:
+                waiter = asyncio.ensure_future(changes.next_change())
+                lost = asyncio.ensure_future(self._lost.wait())
                 try:
-                    await self._after_connect()
-                except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
-                    log.warning(
-                        "reading current values after reconnect failed: %r (next reconnect retries)", exc
-                    )
+                    await asyncio.wait({waiter, lost}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for f in (waiter, lost):
+                        f.cancel()
+                    await asyncio.gather(waiter, lost, return_exceptions=True)
+
+    async def _supervise(self) -> None:
+        """Keep the connection: on a loss, one log line, then build the connection anew (session,
+        authentication, subscription, a read of every tag) with capped back-off until it is
+        back (one line), logging a failing attempt only when its reason changes."""
+        while True:
+            await self._wait_lost()
+            lost_at = time.monotonic()
+            self.connected = False
+            self.disconnected_since = time.time()
+            self.tracker.mark_stale()
+            log.warning(
+                "connection to %s lost: %s; reconnecting", self.endpoint, self._lost_reason or "closed"
+            )
+            old, self._client = self._client, None
+            if old is not None:
+                await _close_quietly(old)
+            self.flush()
+            delay, said = 0.5, None
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await self._open()
+                except SyncError as exc:
+                    reason = str(exc).removeprefix(f"{self.endpoint}: ")
+                    if reason != said:
+                        log.warning("still no connection to %s: %s (retrying)", self.endpoint, reason)
+                        said = reason
+                    delay = min(delay * 2, self._max_delay)
+                    continue
+                break
+            self.reconnects += 1
+            self._lost_reason = None
+            log.warning("reconnected to %s after %.1f s", self.endpoint, time.monotonic() - lost_at)
 
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(0.2)
             if self._writer is not None:
                 self._writer.maybe_flush()
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as one short line (no traceback): its type, and its message if it has one."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    name = type(exc).__name__
+    return f"{name}: {text}" if text and text != name else name
+
+
+async def _close_quietly(client: Client, timeout: float = 2.0) -> None:
+    """Close a client's session and socket, bounded in time (a frozen server never answers)."""
+    try:
+        await asyncio.wait_for(client.disconnect(), timeout)
+    except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
+        log.debug("closing the connection to %s: %s", client.server_url.geturl(), _reason(exc))
+    finally:
+        client.disconnect_socket()

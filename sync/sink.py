@@ -7,9 +7,11 @@ The history store (`twin.history.HistoryStore`) satisfies `HistorySink`; tests p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import pandas as pd
@@ -22,11 +24,14 @@ log = logging.getLogger(__name__)
 
 
 class HistorySink(Protocol):
-    """The part of the history store sync writes to."""
+    """The part of the history store sync writes to: values and events, one flush in one
+    transaction (a kill -9 leaves a flush in the history whole or not at all)."""
 
     def add_actual_values(self, df: pd.DataFrame) -> Any: ...
 
     def add_actual_events(self, df: pd.DataFrame) -> Any: ...
+
+    def transaction(self) -> AbstractContextManager[Any]: ...
 
 
 class RunRecorder(Protocol):
@@ -71,6 +76,9 @@ class MemorySink:
 
     def add_actual_values(self, df: pd.DataFrame) -> None:
         self.value_frames.append(df)
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        return contextlib.nullcontext(self)
 
     def add_actual_events(self, df: pd.DataFrame) -> None:
         self.event_frames.append(df)
@@ -143,13 +151,17 @@ class BatchWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Write what is buffered (events after values, so a reader never sees parts without the
-        counter values they came from)."""
+        """Write what is buffered, values and events in one transaction: the next session resumes
+        from the last counter values stored, so the parts derived from them must be stored with
+        them, or neither."""
         values, events = self._values, self._events
         self._values, self._events, self._oldest = [], [], None
-        if values:
-            self._sink.add_actual_values(values_frame(values))
-            self.values_written += len(values)
-        if events:
-            self._sink.add_actual_events(events_frame(events))
-            self.events_written += len(events)
+        if not values and not events:
+            return
+        with self._sink.transaction():
+            if values:
+                self._sink.add_actual_values(values_frame(values))
+            if events:
+                self._sink.add_actual_events(events_frame(events))
+        self.values_written += len(values)
+        self.events_written += len(events)

@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from twin.plant import Plant
+from twin.tagnames import COUNTER_TAGS, SCALAR_TAGS, TEXT_TAGS, process_value_name, process_value_tag
 
-SCALAR_TAGS = ("state", "good_count", "reject_count", "current_order", "current_operation", "cycle_time")
-COUNTER_TAGS = ("good_count", "reject_count")
-TEXT_TAGS = ("state", "current_order", "current_operation")
+__all__ = ["COUNTER_TAGS", "SCALAR_TAGS", "TEXT_TAGS", "ParsedRef", "Tag", "parse_ref", "plant_tags"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class Tag:
 
     @property
     def is_process_value(self) -> bool:
-        return self.tag.startswith("pv:")
+        return process_value_name(self.tag) is not None
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,8 @@ def plant_tags(plant: Plant) -> list[Tag]:
             if ref:
                 tags.append(Tag(station.id, name, ref))
         for pv, ref in tm.process_values.items():
-            tags.append(Tag(station.id, f"pv:{pv}", ref))
+            if ref:
+                tags.append(Tag(station.id, process_value_tag(pv), ref))
     return tags
 
 

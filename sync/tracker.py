@@ -5,7 +5,9 @@ values change the live state. Parts are derived from the cumulative counters, ne
 counting notifications (subscriptions sample: intermediate values are dropped by design):
 
 - first value of a counter: the baseline (parts made before sync was watching are not
-  "actuals" of this run), unless a baseline is passed in (e.g. from the history);
+  "actuals" of this run), unless a baseline is passed in: `LiveTracker.resume` takes the last
+  values a previous session stored in the history, so parts made while sync was down are
+  counted at the first value read (and nothing twice);
 - value >= last: `value - last` parts, however many notifications were skipped;
 - value < last: the counter was reset (a server/PLC restart without retentive counters).
   The new value is counted as parts made since the reset; parts made between the last value
@@ -21,6 +23,7 @@ restart (`new_server_life`) that ordering starts afresh.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -29,6 +32,7 @@ from sync.tags import COUNTER_TAGS, TEXT_TAGS, Tag
 from twin.live import LiveState, StationLive
 from twin.plant import Plant
 from twin.states import MachineState
+from twin.tagnames import SERVER_START_TAG, process_value_name
 
 GOOD = "good"
 BAD = "bad"
@@ -97,6 +101,32 @@ class LiveTracker:
         """Counter resets seen per (station, counter): each hides an unknown number of parts."""
         self.status_counts: dict[str, int] = {}
 
+    @classmethod
+    def resume(cls, plant: Plant, last: Mapping[tuple[str, str], Any]) -> LiveTracker:
+        """A tracker that goes on from where a previous session left off: `last` maps
+        (station, tag) to the last good value stored (anything with `time`, `value`, `text`,
+        e.g. `twin.history.counters.LastValue`). Counters become baselines; state, order and
+        operation are taken as they were, so an unchanged one adds no event."""
+        baselines = {
+            key: int(v.value)
+            for key, v in last.items()
+            if key[1] in COUNTER_TAGS and v.value is not None and math.isfinite(v.value)
+        }
+        tracker = cls(plant, baselines=baselines)
+        for (station, tag), v in last.items():
+            cur = tracker._stations.get(station)
+            if cur is None or tag not in TEXT_TAGS or v.text is None:
+                continue
+            if tag == "state":
+                if v.text in MachineState._value2member_map_:
+                    cur = replace(cur, state=MachineState(v.text), since=v.time, last_heard=v.time)
+            elif tag == "current_order":
+                cur = replace(cur, current_order=v.text or None)
+            else:
+                cur = replace(cur, current_operation=v.text or None)
+            tracker._stations[station] = cur
+        return tracker
+
     # ---- state ----
     @property
     def live(self) -> LiveState:
@@ -118,6 +148,22 @@ class LiveTracker:
     def new_server_life(self) -> None:
         """The server restarted: its timestamps may start over, so ordering per node starts afresh."""
         self._last_ts.clear()
+
+    def server_start_row(self, start: datetime, node_id: str) -> dict[str, Any]:
+        """The raw-value row that records the server's start time (read at every (re)connect): the
+        next session compares it with the server's to see a restart while sync was down."""
+        return {
+            "time": self._time,
+            "source_time": start,
+            "server_time": None,
+            "node_id": node_id,
+            "station": None,
+            "tag": SERVER_START_TAG,
+            "value": self.plant_seconds(start),
+            "value_text": start.isoformat(),
+            "status_code": 0,
+            "status": GOOD,
+        }
 
     def produced(self, station: str) -> int:
         return self.counted.get((station, "good_count"), 0)
@@ -230,7 +276,7 @@ class LiveTracker:
             cur = replace(cur, last_cycle_time=float(value))
         else:
             pvs = dict(cur.process_values)
-            pvs[name.removeprefix("pv:")] = float(value)
+            pvs[process_value_name(name) or name] = float(value)
             cur = replace(cur, process_values=pvs)
         self._stations[station] = replace(cur, last_heard=t)
 

@@ -157,7 +157,11 @@ class ProcessValue(_Model):
 
 
 class TagMap(_Model):
-    """OPC UA node ids of a station's tags: 'ns=2;s=..', 'nsu=URI;s=..', 'i=..', or 'browse:A/B/C'."""
+    """OPC UA node ids of a station's tags: 'ns=2;s=..', 'nsu=URI;s=..', 'i=..', or 'browse:A/B/C'.
+
+    A tag written as null is left out (the machine has no such tag: what needs it is not
+    measured); a tag not written follows the naming convention (`Plant.tag_map`).
+    """
 
     state: str | None = None
     good_count: str | None = None
@@ -165,12 +169,12 @@ class TagMap(_Model):
     current_order: str | None = None
     current_operation: str | None = None
     cycle_time: str | None = None
-    process_values: dict[str, str] = Field(default_factory=dict)
+    process_values: dict[str, str | None] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _node_ids(self) -> TagMap:
         refs = [v for v in self.model_dump(exclude={"process_values"}).values() if v]
-        for ref in [*refs, *self.process_values.values()]:
+        for ref in [*refs, *(v for v in self.process_values.values() if v is not None)]:
             if not ref.startswith(TAG_PREFIXES):
                 raise ValueError(
                     f"tag {ref!r} is not a node id: use 'ns=2;s=..', 'nsu=URI;s=..', 'i=..' "
@@ -395,6 +399,10 @@ class Plant(_Model):
         given = station.tags.model_dump(exclude_none=True)
         merged = default.model_dump()
         merged.update({k: v for k, v in given.items() if v not in ({}, None)})
+        for name in station.tags.model_fields_set - {"process_values"}:  # written as null: left out
+            if getattr(station.tags, name) is None:
+                merged[name] = None
+        merged["process_values"] = {**default.process_values, **station.tags.process_values}
         return TagMap.model_validate(merged)
 
     def content_hash(self) -> str:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import webbrowser
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from plantwin.common import emit_json, open_orders, open_plant, report_errors
+from plantwin.common import emit_json, open_orders, open_plant, quiet_asyncua, report_errors
 from plantwin.demo.config import DemoConfig, RushSpec, parse_seconds, parse_speed
 from plantwin.demo.continuity import carried_over, start_fresh
 from plantwin.demo.loop import Demo, dashboard_dispatcher
@@ -61,7 +60,7 @@ def demo(
     )
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     # asyncua warns about every anonymous, unsigned session: expected on 127.0.0.1
-    logging.getLogger("asyncua").setLevel(logging.ERROR)
+    quiet_asyncua()
     plant, path, _ = open_plant(cfg.plant)
     book = open_orders(plant, path, None)
     if not book:

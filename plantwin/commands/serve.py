@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +10,7 @@ import typer
 from rich.console import Console
 
 from plantwin.commands.dashboard import ENV_USERS, is_loopback, load_users
-from plantwin.common import emit_json, open_orders, open_plant, report_errors
+from plantwin.common import emit_json, open_orders, open_plant, quiet_asyncua, report_errors
 from plantwin.demo.config import parse_seconds
 from plantwin.demo.serve import ServeConfig, Service, load_serve_config, serve_dispatcher
 from plantwin.demo.signals import keep_signal_handlers
@@ -51,7 +50,7 @@ def serve(
     plant, path, _ = open_plant(cfg.plant)
     book = open_orders(plant, path, cfg.orders)
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    logging.getLogger("asyncua").setLevel(logging.ERROR)
+    quiet_asyncua()
     db = history_path(str(cfg.db) if cfg.db is not None else None)
     db.parent.mkdir(parents=True, exist_ok=True)
     store = HistoryStore(db)

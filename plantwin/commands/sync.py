@@ -5,18 +5,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from plantwin.common import emit_json, err_console, open_orders, open_plant, report_errors
+from plantwin.common import (
+    UserExit,
+    emit_json,
+    err_console,
+    open_orders,
+    open_plant,
+    quiet_asyncua,
+    report_errors,
+)
+from plantwin.recording import end_sync_session, start_sync_session
 from sync.client import SyncClient, SyncStatus
 from sync.dispatch import Dispatcher, check_dispatchable, load_verdict
-from sync.security import Credentials, Security
+from sync.security import Credentials, Security, require_encryption
+from sync.tracker import LiveTracker
 from twin.errors import InputError, Issue
+from twin.history.counters import session_resume
+from twin.history.publisher import SnapshotPublisher
 from twin.history.store import HistoryStore
 from twin.loader import load_schedule
+
+SNAPSHOT_EVERY = 30.0
+"""Seconds between the Parquet snapshots readers use while sync holds the history file."""
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +57,12 @@ def sync(
     ] = None,
     cert: Annotated[Path | None, typer.Option(help="Client certificate (DER or PEM).")] = None,
     key: Annotated[Path | None, typer.Option(help="Client private key (PEM).")] = None,
+    trust: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of trusted server certificates (needed with --security; see docs/sync.md)."
+        ),
+    ] = None,
     dispatch: Annotated[Path | None, typer.Option(help="Schedule (JSON) to send to the floor first.")] = None,
     verdict: Annotated[
         Path | None, typer.Option(help="The simulator's verdict on --dispatch (JSON).")
@@ -50,14 +73,20 @@ def sync(
     status_every: Annotated[float, typer.Option(help="Seconds between status lines.")] = 5.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object at the end.")] = False,
 ) -> None:
-    """Subscribe to the plant's tags, keep the live state current, write values and events to --db."""
+    """Subscribe to the plant's tags, keep the live state current, write values and events to --db.
+
+    With --db, the session goes on from the counters the history holds (parts made while sync was
+    down are counted), publishes snapshots for readers, and is recorded as a sync run. Exit 1 if
+    it ends disconnected from the server."""
     model, path, _ = open_plant(plant, warn=not json_out)
+    quiet_asyncua()
     credentials = None
     if user is not None:
         if password_file is None or not password_file.is_file():
             raise InputError(Issue("--user needs a readable --password-file", "--password-file"))
         credentials = Credentials(user, password_file.read_text().strip())
-    sec = Security.parse(security, cert, key) if security is not None else None
+    sec = Security.parse(security, cert, key, trust) if security is not None else None
+    require_encryption(sec, credentials)
     job = None
     if dispatch is not None:
         schedule = load_schedule(dispatch)
@@ -76,6 +105,15 @@ def sync(
             store.close()
     if json_out:
         emit_json(result)
+    if not result["connected"]:
+        err_console.print(
+            f"plantwin: error: the session ended disconnected from {endpoint}, "
+            f"since {result['disconnected_since']} ({result['disconnected_for_s']:.0f} s)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        raise UserExit(1)
 
 
 async def _run(
@@ -90,10 +128,51 @@ async def _run(
     json_out: bool = False,
 ) -> dict[str, Any]:
     run_id = None
+    tracker, server_start = None, None
     if store is not None:
-        run_id = store.record_run("sync", started_by="sync", plant=model, params={"endpoint": endpoint})
-    client = SyncClient(model, endpoint, sink=store, security=sec, credentials=credentials)
-    await client.connect()
+        resume = session_resume(store)
+        tracker, server_start = LiveTracker.resume(model, resume.values), resume.server_start
+        run_id, interrupted = start_sync_session(
+            store, command="sync", plant=model, params={"endpoint": endpoint}
+        )
+        for old in interrupted:
+            err_console.print(
+                f"plantwin: note: sync session {old} ended without a clean stop: marked interrupted",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+    with contextlib.ExitStack() as stack:
+        if store is not None:  # what readers see while this session holds the file
+            stack.enter_context(SnapshotPublisher(store, every=SNAPSHOT_EVERY))
+        client = SyncClient(
+            model,
+            endpoint,
+            sink=store,
+            security=sec,
+            credentials=credentials,
+            tracker=tracker,
+            server_start=server_start,
+        )
+        return await _session(client, store, duration, status_every, job, run_id)
+
+
+async def _session(
+    client: SyncClient,
+    store: Any,
+    duration: float | None,
+    status_every: float,
+    job: Any,
+    run_id: str | None,
+) -> dict[str, Any]:
+    """Connect, dispatch if asked, sync until the end; the session's summary (and its record)."""
+    model, endpoint = client.plant, client.endpoint
+    try:
+        await client.connect()
+    except BaseException:
+        if store is not None and run_id is not None:
+            store.set_status(run_id, "failed")
+        raise
     out: dict[str, Any] = {"endpoint": endpoint, "run_id": run_id}
     try:
         if job is not None:
@@ -113,8 +192,10 @@ async def _run(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     finally:
+        ended_connected = client.connected
         await client.disconnect()
     status = client.status(0.0)
+    since = client.disconnected_since
     out.update(
         {
             "values": status.values,
@@ -123,14 +204,19 @@ async def _run(
             "reconnects": status.reconnects,
             "statuses": client.tracker.status_counts,
             "counter_resets": {f"{s}.{t}": n for (s, t), n in client.tracker.lost_unknown.items()},
+            "connected": ended_connected,
+            "disconnected_since": None
+            if ended_connected or since is None
+            else datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds"),
+            "disconnected_for_s": 0.0 if ended_connected or since is None else round(time.time() - since, 1),
         }
     )
     if store is not None and run_id is not None:
         kpis = {k: out[k] for k in ("values", "produced", "scrapped", "reconnects")}
-        store.set_status(run_id, "ok", kpis=kpis)
+        out["status"] = end_sync_session(store, run_id, connected=ended_connected, kpis=kpis)
     return out
 
 
 def _show(status: SyncStatus) -> None:
     """The one-line status, on stderr (stdout is kept for --json)."""
-    err_console.print(status.line(), markup=False, highlight=False)
+    err_console.print(status.line(), markup=False, highlight=False, soft_wrap=True)

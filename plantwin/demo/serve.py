@@ -23,14 +23,16 @@ from rich.console import Console
 from plantwin.demo.config import parse_seconds
 from plantwin.demo.floor import JobReceiver, live_from_jobs
 from plantwin.demo.loop import plant_clock
-from plantwin.recording import record_plan, record_verdict, started_by
+from plantwin.recording import record_plan, record_verdict, start_sync_session, started_by
 from plantwin.workers import process_pool
 from sim import check
 from sync.client import SyncClient
 from sync.dispatch import Dispatcher
-from sync.security import Credentials, Security
+from sync.security import Credentials, Security, require_encryption
+from sync.tracker import LiveTracker
 from twin.errors import DispatchRefused, InputError, Issue, PlantwinError, SyncError
 from twin.history import HistoryStore
+from twin.history.counters import session_resume
 from twin.live import LiveState
 from twin.loader import pydantic_issues
 from twin.orders import Order
@@ -48,12 +50,13 @@ class _Strict(BaseModel):
 
 
 class SecurityConfig(_Strict):
-    """As `plantwin sync --security POLICY,MODE --cert --key` takes it."""
+    """As `plantwin sync --security POLICY,MODE --cert --key --trust` takes it."""
 
     policy: str = "Basic256Sha256"
     mode: str = "SignAndEncrypt"
     cert: Path
     key: Path
+    trust: Path | None = None
 
 
 class OpcuaConfig(_Strict):
@@ -138,7 +141,13 @@ def load_serve_config(path: Path) -> ServeConfig:
     )
     sec = cfg.opcua.security
     if sec is not None:
-        sec = sec.model_copy(update={"cert": rel(sec.cert) or sec.cert, "key": rel(sec.key) or sec.key})
+        sec = sec.model_copy(
+            update={
+                "cert": rel(sec.cert) or sec.cert,
+                "key": rel(sec.key) or sec.key,
+                "trust": rel(sec.trust) or sec.trust,
+            }
+        )
     opcua = cfg.opcua.model_copy(
         update={"security": sec, "password_file": rel(cfg.opcua.password_file) or cfg.opcua.password_file}
     )
@@ -159,7 +168,13 @@ def load_serve_config(path: Path) -> ServeConfig:
 def security_of(cfg: OpcuaConfig) -> tuple[Security | None, Credentials | None]:
     """The sync client's security and credentials from the config (as `plantwin sync` builds them)."""
     sec = (
-        Security.parse(f"{cfg.security.policy},{cfg.security.mode}", cfg.security.cert, cfg.security.key)
+        Security.parse(
+            f"{cfg.security.policy},{cfg.security.mode}",
+            cfg.security.cert,
+            cfg.security.key,
+            cfg.security.trust,
+            where="opcua.security.trust",
+        )
         if cfg.security
         else None
     )
@@ -168,6 +183,7 @@ def security_of(cfg: OpcuaConfig) -> tuple[Security | None, Credentials | None]:
         if cfg.password_file is None or not cfg.password_file.is_file():
             raise InputError(Issue("user needs a readable password_file", "opcua.password_file"))
         credentials = Credentials(cfg.user, cfg.password_file.read_text().strip())
+    require_encryption(sec, credentials, "opcua.user")
     return sec, credentials
 
 
@@ -227,16 +243,22 @@ class Service:
 
     async def run(self, duration: float | None = None) -> dict[str, Any]:
         sec, credentials = security_of(self.cfg.opcua)
-        run_id = self.store.record_run(
-            "sync",
-            started_by=started_by(COMMAND),
+        resume = session_resume(self.store)
+        run_id, _ = start_sync_session(
+            self.store,
+            command=COMMAND,
             plant=self.plant,
             params={"endpoint": self.cfg.opcua.endpoint, "service": "serve"},
-            status="running",
         )
         self._executor = process_pool(2)
         self.client = SyncClient(
-            self.plant, self.cfg.opcua.endpoint, sink=self.store, security=sec, credentials=credentials
+            self.plant,
+            self.cfg.opcua.endpoint,
+            sink=self.store,
+            security=sec,
+            credentials=credentials,
+            tracker=LiveTracker.resume(self.plant, resume.values),
+            server_start=resume.server_start,
         )
         status = "failed"
         try:
@@ -254,7 +276,7 @@ class Service:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            status = "ok"
+            status = "ok" if self.client.connected else "disconnected"
         finally:
             if self.client is not None:
                 await self.client.disconnect()

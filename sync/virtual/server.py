@@ -215,7 +215,7 @@ class VirtualPlant:
                 )
                 tm = self.plant.tag_map(station.id)
                 refs = {name: getattr(tm, name) for name in _TYPES if getattr(tm, name)}
-                refs.update({f"pv:{k}": v for k, v in tm.process_values.items()})
+                refs.update({f"pv:{k}": v for k, v in tm.process_values.items() if v})
                 for name, ref in refs.items():
                     vtype = _TYPES.get(name, ua.VariantType.Double)
                     init: Any = _INITIAL.get(name, math.nan)

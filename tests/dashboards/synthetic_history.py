@@ -22,6 +22,7 @@ from twin.orders import Order
 from twin.plant import Plant
 from twin.schedule import Schedule, ScheduledOperation
 from twin.stats import wilson_interval
+from twin.tagnames import process_value_tag
 from twin.verdict import AcceptancePolicy, OrderVerdict, Verdict
 
 WEEK = 7 * 86400.0
@@ -255,7 +256,7 @@ def process_values(plant: Plant, start: float, end: float, seed: int, every: flo
                         "server_time": None,
                         "node_id": f"ns=2;s={st.id}.{pv.name}",
                         "station": st.id,
-                        "tag": pv.name,
+                        "tag": process_value_tag(pv.name),
                         "value": v,
                         "value_text": None,
                         "status_code": 0,

@@ -74,7 +74,7 @@ def test_process_series_keeps_good_values_oldest_first(store: HistoryStore, demo
                 "server_time": pd.to_datetime([None] * 4, utc=True),
                 "node_id": "ns=2;s=cnc1.spindle_temp",
                 "station": "cnc1",
-                "tag": "spindle_temp",
+                "tag": "pv:spindle_temp",  # as sync stores it
                 "value": [41.0, 99.0, 42.0, 43.0],
                 "value_text": None,
                 "status_code": [0, 0x80000000, 0, 0],  # the second is Bad

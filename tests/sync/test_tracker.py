@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
+
+from sync.sink import BatchWriter
 from sync.tags import Tag
 from sync.tracker import COUNTER_RESET, GOOD, NAN, OUT_OF_ORDER, WRONG_TYPE, LiveTracker, Reading
+from twin.errors import HistoryError
+from twin.history.counters import session_resume
+from twin.history.store import HistoryStore
 from twin.plant import Plant
 from twin.states import MachineState
 
@@ -98,3 +105,55 @@ def test_states_orders_and_staleness(cell: Plant) -> None:
     assert not live.stale and live.time == 90.0
     tr.mark_stale()
     assert tr.live.stale and tr.live.last_good == 90.0
+
+
+def test_a_session_resumed_from_the_history_counts_parts_made_while_down_once(
+    cell: Plant, tmp_path: Path
+) -> None:
+    """Session 1 writes through a BatchWriter to a DuckDB file; session 2 resumes from what the file
+    holds: the parts made in between are counted at its first value, none twice, and an unchanged
+    state or order adds no event."""
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        writer = BatchWriter(store)
+        first = LiveTracker(cell)
+        for r in (
+            _reading(cell, "good_count", 5, 0.0),  # baseline
+            _reading(cell, "state", "Execute", 0.0),
+            _reading(cell, "current_order", "SO-1", 0.0),
+            _reading(cell, "good_count", 12, 30.0),
+            _reading(cell, "reject_count", 2, 30.0),
+        ):
+            out = first.ingest(r)
+            writer.add(out.row, out.events)
+        writer.add(first.server_start_row(cell.epoch, "i=2257"), [])
+        writer.flush()
+        resume = session_resume(store)
+        assert resume.counters == {("mill", "good_count"): 12, ("mill", "reject_count"): 2}
+        assert resume.server_start == cell.epoch
+        second = LiveTracker.resume(cell, resume.values)
+        events = [e for r in (
+            _reading(cell, "state", "Execute", 90.0),
+            _reading(cell, "current_order", "SO-1", 90.0),
+            _reading(cell, "good_count", 20, 90.0),  # 8 made while sync was down
+            _reading(cell, "reject_count", 2, 90.0),
+        ) for e in second.ingest(r).events]  # fmt: skip
+    assert [(e["kind"], e["quantity"]) for e in events] == [("produced", 8)]
+    assert first.produced("mill") + second.produced("mill") == 20 - 5
+    assert second.live.stations["mill"].current_order == "SO-1"
+
+
+def test_a_flush_is_one_transaction(cell: Plant, tmp_path: Path) -> None:
+    """Values and the events derived from them are stored together or not at all."""
+
+    class Failing(HistoryStore):
+        def add_actual_events(self, frame: object) -> int:
+            raise HistoryError("disk full")
+
+    with Failing(tmp_path / "h.duckdb") as store:
+        writer = BatchWriter(store)
+        tr = LiveTracker(cell, baselines={("mill", "good_count"): 0})
+        out = tr.ingest(_reading(cell, "good_count", 3, 1.0))
+        writer.add(out.row, out.events)
+        with pytest.raises(HistoryError):
+            writer.flush()
+        assert session_resume(store).counters == {}  # the counter value was rolled back too
