@@ -40,8 +40,8 @@ from plantwin.recording import (
 )
 from plantwin.workers import process_pool
 from sim import replicate
-from sync.joborders import JobOrderClient
 from sync.client import SyncClient
+from sync.joborders import JobOrderClient
 from sync.tracker import LiveTracker
 from twin.errors import DispatchRefused
 from twin.history import HistoryStore
@@ -230,7 +230,9 @@ class Demo:
         if self.state.plan_run is not None:
             await self._record_simulation(loop.schedule, self.book, live, self.state.plan_run)
         self.window = ReleaseWindow(
-            self.plant, JobOrderClient.for_plant(self.plant, comment="plantwin demo release"), self.cfg.release_horizon
+            self.plant,
+            JobOrderClient.for_plant(self.plant, comment="plantwin demo release"),
+            self.cfg.release_horizon,
         )
         if not self._dispatch(loop.schedule, loop.verdict, self.book, self.state.plan_run):
             self.say(f"not dispatched: {loop.reason}", "red")

@@ -26,9 +26,9 @@ from plantwin.demo.loop import plant_clock
 from plantwin.recording import record_plan, record_verdict, started_by
 from plantwin.workers import process_pool
 from sim import check
-from sync.joborders import JobOrderClient
 from sync.client import SyncClient
 from sync.dispatch import Dispatcher
+from sync.joborders import JobOrderClient
 from sync.security import Credentials, Security
 from twin.errors import DispatchRefused, InputError, Issue, PlantwinError, SyncError
 from twin.history import HistoryStore
