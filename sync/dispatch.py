@@ -3,7 +3,7 @@
 The gate (`check_dispatchable`) is plain data: a schedule goes out only together with a
 `Verdict` of the simulator that accepted exactly this schedule (`verdict.schedule_hash ==
 schedule.content_hash()`); otherwise `DispatchRefused` says why. Each scheduled operation
-becomes one job order (`sync.virtual.jobs`), sent with StoreAndStart in schedule order
+becomes one job order (`sync.joborders`), sent with StoreAndStart in schedule order
 (each machine works its jobs in the order received). Every attempt, refused or sent, is
 recorded as a run of kind "dispatch" when a recorder is given.
 """
@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asyncua import Client, ua
+from asyncua import Client
 
+from sync.joborders import JobOrderClient, Status, job_orders
 from sync.sink import RunRecorder
-from sync.virtual.floor import Job
-from sync.virtual.jobs import Status, job_to_json
-from twin.errors import DispatchRefused, InputError, Issue, SyncError
+from twin.errors import DispatchRefused, InputError, Issue
 from twin.orders import Order
 from twin.plant import Plant
 from twin.schedule import Schedule
@@ -53,32 +52,6 @@ def check_dispatchable(schedule: Schedule, verdict: Verdict | None) -> None:
         raise DispatchRefused(f"the simulator refused schedule {digest[:12]}: {why}")
 
 
-def job_orders(schedule: Schedule, orders: Sequence[Order]) -> list[Job]:
-    """One job order per scheduled operation, in schedule order.
-
-    Raises:
-        DispatchRefused: an operation of an order that is not in `orders`.
-    """
-    product = {o.id: o.product for o in orders}
-    jobs: list[Job] = []
-    for op in schedule.operations:
-        if op.order_id not in product:
-            raise DispatchRefused(f"operation {op.key}: order {op.order_id!r} is not in the order book")
-        jobs.append(
-            Job(
-                job_id=f"{op.order_id}/{op.op_index}",
-                order_id=op.order_id,
-                product=product[op.order_id],
-                op_index=op.op_index,
-                operation=op.operation,
-                station=op.station,
-                machine=op.machine,
-                quantity=op.quantity,
-            )
-        )
-    return jobs
-
-
 @dataclass
 class DispatchResult:
     """What the receiver answered: job ids accepted and refused (with ReturnStatus names)."""
@@ -101,7 +74,7 @@ class Dispatcher:
     ) -> None:
         self.plant = plant
         self._recorder = recorder
-        self._receiver = receiver or f"{plant.site}/JobOrderControl"
+        self._jobs = JobOrderClient.for_plant(plant, receiver=receiver, comment="plantwin dispatch")
 
     async def dispatch(
         self, client: Client, schedule: Schedule, verdict: Verdict | None, orders: Sequence[Order]
@@ -120,15 +93,8 @@ class Dispatcher:
             self._record(digest, verdict, orders, status="refused", params={"reason": str(exc)})
             raise
         result = DispatchResult(digest)
-        ctl, method = await self._find_receiver(client)
         for job in jobs:
-            try:
-                out = await ctl.call_method(
-                    method, ua.Variant(job_to_json(job)), ua.Variant("plantwin dispatch")
-                )
-            except ua.UaError as exc:
-                raise SyncError(f"StoreAndStart {job.job_id}: {exc}") from exc
-            status = Status(int(out))
+            status = await self._jobs.store_and_start(client, job)
             if status == Status.OK:
                 result.sent.append(job.job_id)
             else:
@@ -141,20 +107,6 @@ class Dispatcher:
             params={"sent": len(result.sent), "refused": result.refused},
         )
         return result
-
-    async def _find_receiver(self, client: Client) -> tuple[object, ua.NodeId]:
-        namespaces: list[str] = await client.get_namespace_array()
-        uri = self.plant.opcua.namespace_uri
-        if uri not in namespaces:
-            raise SyncError(f"job order receiver: namespace {uri!r} is not on the server")
-        idx = namespaces.index(uri)
-        path = [e if ":" in e else f"{idx}:{e}" for e in self._receiver.split("/") if e]
-        try:
-            ctl = await client.nodes.objects.get_child(path)
-            method = await ctl.get_child(f"{idx}:StoreAndStart")
-        except ua.UaError as exc:
-            raise SyncError(f"no job order receiver at Objects/{self._receiver}: {exc}") from exc
-        return ctl, method.nodeid
 
     def _record(
         self,

@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from asyncua import Client, ua
+from asyncua import Client
 
-from sync.dispatch import check_dispatchable, job_orders
-from sync.virtual.floor import Job
-from sync.virtual.jobs import Status, job_to_json
+from sync.dispatch import check_dispatchable
+from sync.joborders import Job, JobOrderClient, Status, job_key, job_orders
 from sync.virtual.server import VirtualPlant
-from twin.errors import SyncError
 from twin.live import LiveState, OperationProgress
 from twin.orders import Order
 from twin.plant import Plant
@@ -66,60 +63,12 @@ class HeldVirtualPlant(VirtualPlant):
         return {s: (self.floor.good[s], self.floor.reject[s]) for s in self.floor.good}
 
 
-class JobReceiver:
-    """Calls the floor's job order receiver (`Objects/<site>/JobOrderControl`) through a client."""
-
-    def __init__(self, plant: Plant) -> None:
-        self.plant = plant
-        self._nodes: tuple[ua.NodeId, ua.NodeId, ua.NodeId] | None = None
-
-    async def _resolve(self, client: Client) -> tuple[ua.NodeId, ua.NodeId, ua.NodeId]:
-        if self._nodes is None:
-            namespaces: list[str] = await client.get_namespace_array()
-            uri = self.plant.opcua.namespace_uri
-            if uri not in namespaces:
-                raise SyncError(f"job order receiver: namespace {uri!r} is not on the server")
-            idx = namespaces.index(uri)
-            try:
-                ctl = await client.nodes.objects.get_child(
-                    [f"{idx}:{self.plant.site}", f"{idx}:JobOrderControl"]
-                )
-                method = await ctl.get_child(f"{idx}:StoreAndStart")
-                jobs = await ctl.get_child(f"{idx}:JobOrderList")
-            except ua.UaError as exc:
-                raise SyncError(
-                    f"no job order receiver at Objects/{self.plant.site}/JobOrderControl: {exc}"
-                ) from exc
-            self._nodes = (ctl.nodeid, method.nodeid, jobs.nodeid)
-        return self._nodes
-
-    async def store_and_start(self, client: Client, job: Job) -> Status:
-        ctl, method, _ = await self._resolve(client)
-        try:
-            out = await client.get_node(ctl).call_method(
-                method, ua.Variant(job_to_json(job)), ua.Variant("plantwin demo release")
-            )
-        except ua.UaError as exc:
-            raise SyncError(f"StoreAndStart {job.job_id}: {exc}") from exc
-        return Status(int(out))
-
-    async def job_states(self, client: Client) -> tuple[dict[str, str], float | None]:
-        """Job id -> state as the receiver lists it, and the plant-clock source time of the list."""
-        _, _, jobs = await self._resolve(client)
-        dv = await client.get_node(jobs).read_data_value()
-        data = json.loads(dv.Value.Value or "[]")
-        t = None
-        if dv.SourceTimestamp is not None:
-            t = (dv.SourceTimestamp - self.plant.epoch).total_seconds()
-        return {str(d["JobOrderID"]): str(d["State"]) for d in data}, t
-
-
 @dataclass
 class ReleaseWindow:
     """Releases the orders of the accepted plan to the floor as their time comes (see module doc)."""
 
     plant: Plant
-    receiver: JobReceiver
+    receiver: JobOrderClient
     horizon: float
     released: dict[str, list[str]] = field(default_factory=dict)
     """Order id -> its job ids sent to the floor."""
@@ -189,10 +138,10 @@ def live_from_jobs(
     `started`); units done are unknown and taken as 0."""
     completed, running = set(), []
     for job_id, state in states.items():
-        order_id, _, op = job_id.rpartition("/")
-        if not op.isdigit():
+        key = job_key(job_id)
+        if key is None:
             continue
-        key = (order_id, int(op))
+        order_id = key[0]
         if state == "Ended":
             completed.add(key)
         elif state == "Running" and key in where:

@@ -29,7 +29,7 @@ from rich.console import Console
 
 from plantwin.demo.config import DemoConfig
 from plantwin.demo.continuity import Carried, order_to_dict, state_dir, write_start_state
-from plantwin.demo.floor import HeldVirtualPlant, JobReceiver, ReleaseWindow
+from plantwin.demo.floor import HeldVirtualPlant, ReleaseWindow
 from plantwin.demo.planning import RushOutcome, plan_book, plan_rush
 from plantwin.recording import (
     record_dispatch,
@@ -41,6 +41,7 @@ from plantwin.recording import (
 from plantwin.workers import process_pool
 from sim import replicate
 from sync.client import SyncClient
+from sync.joborders import JobOrderClient
 from sync.tracker import LiveTracker
 from twin.errors import DispatchRefused
 from twin.history import HistoryStore
@@ -228,7 +229,11 @@ class Demo:
         self.state.schedule, self.state.orders = loop.schedule, list(self.book)
         if self.state.plan_run is not None:
             await self._record_simulation(loop.schedule, self.book, live, self.state.plan_run)
-        self.window = ReleaseWindow(self.plant, JobReceiver(self.plant), self.cfg.release_horizon)
+        self.window = ReleaseWindow(
+            self.plant,
+            JobOrderClient.for_plant(self.plant, comment="plantwin demo release"),
+            self.cfg.release_horizon,
+        )
         if not self._dispatch(loop.schedule, loop.verdict, self.book, self.state.plan_run):
             self.say(f"not dispatched: {loop.reason}", "red")
             self._rush_pending = False

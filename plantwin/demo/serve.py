@@ -21,13 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rich.console import Console
 
 from plantwin.demo.config import parse_seconds
-from plantwin.demo.floor import JobReceiver, live_from_jobs
+from plantwin.demo.floor import live_from_jobs
 from plantwin.demo.loop import plant_clock
 from plantwin.recording import record_plan, record_verdict, started_by
 from plantwin.workers import process_pool
 from sim import check
 from sync.client import SyncClient
 from sync.dispatch import Dispatcher
+from sync.joborders import JobOrderClient
 from sync.security import Credentials, Security
 from twin.errors import DispatchRefused, InputError, Issue, PlantwinError, SyncError
 from twin.history import HistoryStore
@@ -215,7 +216,7 @@ class Service:
         self.alerts: list[dict[str, Any]] = []
         self.rechecks = 0
         self._executor: cf.Executor | None = None
-        self._receiver = JobReceiver(plant)
+        self._receiver = JobOrderClient.for_plant(plant, comment="plantwin serve")
         self._started: dict[str, float] = {}
 
     def say(self, text: str, style: str = "") -> None:

@@ -1,13 +1,12 @@
 """The virtual plant: an asyncua server whose address space follows the plant's tag map,
 driven by a SimPy model of the floor in scaled real time.
 
-The floor is `sim.model.PlantModel` (driver "sim", the default) behind an adapter
-(`sync.virtual.simfloor`), or the small stand-alone model of `sync.virtual.floor`
-(driver "floor").
+The floor is the project's simulator, `sim.model.PlantModel`, behind an adapter
+(`sync.virtual.simfloor`).
 
 Address space: Objects / <site> / <line> / <station> folders holding each station's
 variables, with the node ids of `Plant.tag_map` (namespace registered by URI, string
-ids), plus a `JobOrderControl` object (see `sync.virtual.jobs`).
+ids), plus a `JobOrderControl` object (the wire contract is `sync.joborders`).
 
 Clock: the SimPy clock is the plant clock. Every value carries the source timestamp
 `epoch + env.now`, so a client's plant seconds (source time - epoch) equal simulated
@@ -42,19 +41,16 @@ from asyncua import Server, ua, uamethod
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.user_managers import UserManager
 
+from sync.joborders import JOB_LIST, RECEIVER, Job, JobBook, JobState, Method, Status, job_from_json
 from sync.security import Credentials
 from sync.tags import parse_ref
-from sync.virtual.floor import Floor, Job, Record
-from sync.virtual.jobs import JobBook, JobState, Status, job_from_json
-from sync.virtual.simfloor import SimFloor
+from sync.virtual.simfloor import Record, SimFloor
 from twin.orders import Order
 from twin.plant import Plant
 
 log = logging.getLogger(__name__)
 
 APPLICATION_URI = "urn:plantwin:virtual-plant"
-DRIVERS = ("sim", "floor")
-"""sim: the project's simulator (sim.model.PlantModel); floor: the small model in sync.virtual.floor."""
 
 
 @dataclass(frozen=True)
@@ -115,13 +111,9 @@ class VirtualPlant:
         feed: list[Order] | None = None,
         tick: float = 0.02,
         shelf: Path | None = None,
-        driver: str = "sim",
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
-        if driver not in DRIVERS:
-            raise ValueError(f"driver must be one of {', '.join(DRIVERS)}")
-        self.driver = driver
         self.plant = plant
         self.host, self.port, self.speed, self.tick = host, port, speed, tick
         self._security, self._users = security, users
@@ -135,7 +127,7 @@ class VirtualPlant:
         self._nodes: dict[tuple[str, str], ua.NodeId] = {}
         self._runner: asyncio.Task[None] | None = None
         self.env: simpy.Environment | None = None
-        self.floor: Floor | SimFloor | None = None
+        self.floor: SimFloor | None = None
         self.ns = 0
 
     @property
@@ -153,8 +145,7 @@ class VirtualPlant:
     async def start(self) -> None:
         start_time, counts = self._restore()
         self.env = simpy.Environment(initial_time=start_time)
-        make = SimFloor if self.driver == "sim" else Floor
-        self.floor = make(
+        self.floor = SimFloor(
             self.plant, self.env, seed=self._seed, observer=self._observe, initial_counts=counts
         )
         if self._feed:
@@ -260,23 +251,28 @@ class VirtualPlant:
 
     async def _build_job_receiver(self, site: Any) -> None:
         ns = self.ns
-        ctl = await site.add_object(ua.NodeId("JobOrderControl", ns), ua.QualifiedName("JobOrderControl", ns))
+        ctl = await site.add_object(ua.NodeId(RECEIVER, ns), ua.QualifiedName(RECEIVER, ns))
         self._job_list = await ctl.add_variable(
-            ua.NodeId("JobOrderControl.JobOrderList", ns),
-            ua.QualifiedName("JobOrderList", ns),
+            ua.NodeId(f"{RECEIVER}.{JOB_LIST}", ns),
+            ua.QualifiedName(JOB_LIST, ns),
             "[]",
             ua.VariantType.String,
         )
         text, u64 = [ua.VariantType.String, ua.VariantType.String], [ua.VariantType.UInt64]
-        for name, func in (
-            ("Store", self._m_store),
-            ("StoreAndStart", self._m_store_and_start),
-            ("Start", self._m_start),
-            ("Cancel", self._m_cancel),
-            ("Clear", self._m_clear),
-        ):
+        handlers = {
+            Method.STORE: self._m_store,
+            Method.STORE_AND_START: self._m_store_and_start,
+            Method.START: self._m_start,
+            Method.CANCEL: self._m_cancel,
+            Method.CLEAR: self._m_clear,
+        }
+        for method, func in handlers.items():
             await ctl.add_method(
-                ua.NodeId(f"JobOrderControl.{name}", ns), ua.QualifiedName(name, ns), func, text, u64
+                ua.NodeId(f"{RECEIVER}.{method.value}", ns),
+                ua.QualifiedName(method.value, ns),
+                func,
+                text,
+                u64,
             )
 
     # ---- job order methods (args: JobOrder or JobOrderID, Comment) ----

@@ -1,12 +1,11 @@
 """The virtual plant's floor driven by the project's simulator (`sim.model.PlantModel`).
 
-Same interface as `sync.virtual.floor.Floor` (submit / cancel / feed, cumulative `good` and
-`reject` per station, station-level records to an observer), so the OPC UA server does
-not care which one runs. The simulator brings the whole plant behaviour (buffers and
-blocking, shared resources, materials, setups, calendars, failures, scrap with remake or
-rework); this adapter turns its per-machine records into station tags:
+The floor interface the OPC UA server drives: submit / cancel / feed, cumulative `good` and
+`reject` per station, station-level records to an observer. The simulator brings the whole
+plant behaviour (buffers and blocking, shared resources, materials, setups, calendars,
+failures, scrap with remake or rework); this adapter turns its per-machine records into station tags:
 
-- station state = the "busiest" of its machines' states (`floor.STATE_PRIORITY`);
+- station state = the "busiest" of its machines' states (`STATE_PRIORITY`);
 - good/reject counters = the simulator's cumulative station counters on each `unit`;
 - current order/operation from `operation_start`; job state Ended on `operation_end`;
 - last cycle time = the unit's `cycle_time`; process values sampled per unit here (the
@@ -27,12 +26,48 @@ from typing import Any
 import simpy
 
 from sim.model import PlantModel
-from sync.virtual.floor import STATE_PRIORITY, Job, ProcessValues, Record
+from sync.joborders import Job
 from twin.live import LiveState, StationLive
 from twin.orders import Order
-from twin.plant import Plant
+from twin.plant import Plant, ProcessValue
 from twin.schedule import ScheduledOperation
 from twin.states import MachineState
+
+Record = dict[str, Any]
+
+# Station state from its machines' states: the first in this list that any machine is in.
+STATE_PRIORITY = (
+    MachineState.EXECUTE,
+    MachineState.SETUP,
+    MachineState.ABORTED,
+    MachineState.MAINTENANCE,
+    MachineState.BLOCKED,
+    MachineState.STARVED,
+    MachineState.HELD,
+    MachineState.STOPPED,
+    MachineState.IDLE,
+)
+
+
+class ProcessValues:
+    """A station's measured values: target + steady drift + an occasional shift of 1.5 sd lasting
+    an hour (about one unit in a hundred starts one) + Gaussian noise; something for SPC to find."""
+
+    def __init__(self, env: simpy.Environment, rng: random.Random) -> None:
+        self._env = env
+        self._rng = rng
+        self._shift: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def sample(self, station: str, pv: ProcessValue) -> float:
+        now = self._env.now
+        until, offset = self._shift.get((station, pv.name), (0.0, 0.0))
+        if now >= until:
+            offset = 0.0
+            if self._rng.random() < 0.01:
+                offset = self._rng.choice((-1.5, 1.5)) * pv.sd
+                until = now + 3600.0
+            self._shift[(station, pv.name)] = (until, offset)
+        return pv.target + pv.drift_per_hour * now / 3600.0 + offset + self._rng.gauss(0.0, pv.sd)
 
 
 class SimFloor:

@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 from plantwin.cli import app
 from plantwin.demo.config import HIGH_SPEED, parse_seconds, parse_speed
 from plantwin.demo.continuity import carried_over, order_from_dict, order_to_dict, start_fresh, state_dir
-from plantwin.demo.floor import JobReceiver, ReleaseWindow, live_from_jobs
+from plantwin.demo.floor import ReleaseWindow, live_from_jobs
 from plantwin.demo.performance import production_performance
 from plantwin.demo.serve import alerts_of, load_serve_config
+from sync.joborders import JobOrderClient
 from twin.errors import DispatchRefused, InputError
 from twin.history import HistoryStore
 from twin.live import LiveState
@@ -88,7 +89,7 @@ def test_release_window_takes_only_an_accepted_verdict_on_exactly_that_schedule(
     )
     schedule = Schedule(ops)
     other = Schedule((ops[0], ScheduledOperation("A", 1, "pack", "pack", 0, 450.0, 550.0, quantity=5)))
-    window = ReleaseWindow(demo_plant, JobReceiver(demo_plant), horizon=3600.0)
+    window = ReleaseWindow(demo_plant, JobOrderClient.for_plant(demo_plant), horizon=3600.0)
     with pytest.raises(DispatchRefused, match="no verdict"):
         window.adopt(schedule, None, orders)
     with pytest.raises(DispatchRefused, match="refused"):

@@ -6,11 +6,10 @@ from dataclasses import asdict
 
 import pytest
 
-from sync.dispatch import check_dispatchable, job_orders, verdict_from_dict
+from sync.dispatch import check_dispatchable, verdict_from_dict
+from sync.joborders import Job, JobBook, JobState, Status, job_from_json, job_orders, job_to_json
 from sync.sink import BatchWriter, MemorySink
 from sync.tags import parse_ref, plant_tags
-from sync.virtual.floor import Job
-from sync.virtual.jobs import JobBook, JobState, Status, job_from_json, job_to_json
 from twin.errors import DispatchRefused
 from twin.orders import Order
 from twin.plant import Plant
