@@ -4,18 +4,29 @@ OPC 10031-4 (ISA-95 job control), as reused by OPC 40001-3 Machinery job managem
 job order receiver, an object `JobOrderControl` with methods Store, StoreAndStart, Start,
 Update, Stop, Cancel, Clear, Pause, Resume, Abort, RevokeStart and a list of job orders with
 their states. plantwin's receiver lives at `Objects/<site>/JobOrderControl` (namespace: the
-plant's `opcua.namespace_uri`) and offers the methods in `METHODS`, with the job states
+plant's `opcua.namespace_uri`) and offers all of them (`METHODS`), with the spec's job states:
 
-    Store ──> NotAllowedToStart ──Start──> AllowedToStart ──(machine picks it)──> Running ──> Ended
-                 │                            │
-                 └──────────Cancel────────────┴──> Aborted            Clear: forget Ended/Aborted
+                  ┌──────────RevokeStart──────────┐        Pause ┌─────────────┐
+                  v                               │       ┌─────>│ Interrupted │──Resume─┐
+    Store ──> NotAllowedToStart ──Start──> AllowedToStart ─(machine picks it)─> Running <─┘
+              Update ⟲ │            StoreAndStart ─^  Update ⟲ │                │  │ (done)
+                       └──Cancel──> Aborted <──Cancel──────────┘     Abort ─────┘  └──> Ended
+                                       ^───────────────Abort (Running, Interrupted)     ^
+                                                      Stop (Running, Interrupted) ──────┘
+    Clear: forget an Ended or Aborted job order.
+
+`TRANSITIONS` is that table: method -> (states it is allowed in, state after). A method
+called in another state changes nothing and returns `Status.INVALID_STATE`.
 
 Wire format: a job order travels as a JSON string (`job_to_json`; the spec's
 ISA95JobOrderDataType is a structure, a string keeps the receiver usable from any client
-without custom data types); the other methods take the JobOrderID. Every method takes a
-Comment string as its last argument and returns a ReturnStatus (UInt64): 0 is success, the
-other codes are in `Status`. The receiver publishes its list as the JSON string variable
-`JobOrderList`: `[{"JobOrderID": ..., "State": ...}]`.
+without custom data types); Update takes the new JobOrder too, the other methods the
+JobOrderID. Every method takes a Comment string as its last argument and returns a
+ReturnStatus (UInt64), the spec's bit map (OPC 10031-4 annex B.2): bit 0 (value 1) no error,
+bit 1 unknown job order id, bit 2 invalid job order command, bit 3 invalid job order status,
+bit 4 unable to accept the job order, bit 32 invalid request; plantwin's reasons for refusing
+a job order use the implementation-specific bits 33 and up (`Status`). The receiver
+publishes its list as the JSON string variable `JobOrderList`: `[{"JobOrderID": ..., "State": ...}]`.
 
 Everything on both sides of the wire is here: the `Job` record, its JSON, the states and
 return codes, the receiver's book-keeping (`JobBook`, no IO), how a schedule becomes job
@@ -37,6 +48,18 @@ from twin.errors import DispatchRefused, SyncError
 from twin.orders import Order
 from twin.schedule import Schedule
 
+
+class JobControlError(SyncError):
+    """The job order receiver refused a method call (its ReturnStatus is not OK)."""
+
+    def __init__(self, method: Method, job_id: str, status: Status) -> None:
+        self.method, self.job_id, self.status = method, job_id, status
+        super().__init__(
+            f"{method.value} {job_id}: refused by the receiver with ReturnStatus {int(status)} "
+            f"({status.name}: {STATUS_TEXT.get(status, '')})"
+        )
+
+
 RECEIVER = "JobOrderControl"
 """Browse name of the receiver object under the plant's site folder."""
 JOB_LIST = "JobOrderList"
@@ -44,37 +67,94 @@ JOB_LIST = "JobOrderList"
 
 
 class Method(StrEnum):
-    """The job control methods plantwin's receiver offers (browse names of its methods)."""
+    """The job control methods of OPC 10031-4 (browse names of the receiver's methods)."""
 
     STORE = "Store"
     STORE_AND_START = "StoreAndStart"
     START = "Start"
+    UPDATE = "Update"
+    STOP = "Stop"
     CANCEL = "Cancel"
     CLEAR = "Clear"
+    PAUSE = "Pause"
+    RESUME = "Resume"
+    ABORT = "Abort"
+    REVOKE_START = "RevokeStart"
 
 
 METHODS: tuple[Method, ...] = tuple(Method)
-TAKES_JOB_ORDER = frozenset({Method.STORE, Method.STORE_AND_START})
+TAKES_JOB_ORDER = frozenset({Method.STORE, Method.STORE_AND_START, Method.UPDATE})
 """Methods whose first argument is a JobOrder (JSON); the others take a JobOrderID."""
 
 
 class JobState(StrEnum):
+    """The top-level job order states of OPC 10031-4."""
+
     NOT_ALLOWED_TO_START = "NotAllowedToStart"
     ALLOWED_TO_START = "AllowedToStart"
     RUNNING = "Running"
+    INTERRUPTED = "Interrupted"
     ENDED = "Ended"
     ABORTED = "Aborted"
 
 
-class Status(IntEnum):
-    """ReturnStatus of the job order methods (0 = OK)."""
+NOT_STARTED = frozenset({JobState.NOT_ALLOWED_TO_START, JobState.ALLOWED_TO_START})
+ACTIVE = frozenset({JobState.RUNNING, JobState.INTERRUPTED})
+FINISHED = frozenset({JobState.ENDED, JobState.ABORTED})
 
-    OK = 0
-    UNKNOWN_JOB_ORDER = 1
-    INVALID_JOB_ORDER = 2
-    INVALID_STATE = 3
-    DUPLICATE_JOB_ORDER = 4
-    UNKNOWN_EQUIPMENT = 5
+TRANSITIONS: dict[Method, tuple[frozenset[JobState], JobState | None]] = {
+    Method.START: (frozenset({JobState.NOT_ALLOWED_TO_START}), JobState.ALLOWED_TO_START),
+    Method.REVOKE_START: (frozenset({JobState.ALLOWED_TO_START}), JobState.NOT_ALLOWED_TO_START),
+    Method.UPDATE: (NOT_STARTED, None),  # None: the state stays as it is
+    Method.CANCEL: (NOT_STARTED, JobState.ABORTED),
+    Method.PAUSE: (frozenset({JobState.RUNNING}), JobState.INTERRUPTED),
+    Method.RESUME: (frozenset({JobState.INTERRUPTED}), JobState.RUNNING),
+    Method.STOP: (ACTIVE, JobState.ENDED),
+    Method.ABORT: (ACTIVE, JobState.ABORTED),
+    Method.CLEAR: (FINISHED, None),  # the job order is forgotten
+}
+"""Method -> (states it may be called in, state after). Store/StoreAndStart create a job order."""
+
+
+class Status(IntEnum):
+    """ReturnStatus of the job order methods: the bit map of OPC 10031-4 annex B.2.
+
+    The spec's bits: 0 no error, 1 unknown job order id, 2 invalid job order command (the
+    receiver cannot carry it out, e.g. the floor cannot withdraw work), 3 invalid job order
+    status (not allowed in the job order's state), 4 unable to accept the job order, 32
+    invalid request. Refusals of a job order carry bit 4 plus one implementation bit saying why.
+    """
+
+    OK = 1 << 0
+    UNKNOWN_JOB_ORDER = 1 << 1
+    INVALID_COMMAND = 1 << 2
+    INVALID_STATE = 1 << 3
+    UNABLE_TO_ACCEPT = 1 << 4
+    INVALID_REQUEST = 1 << 32
+    DUPLICATE_JOB_ORDER = (1 << 4) | (1 << 33)
+    INVALID_JOB_ORDER = (1 << 4) | (1 << 34)
+    UNKNOWN_EQUIPMENT = (1 << 4) | (1 << 35)
+
+
+STATUS_TEXT: dict[Status, str] = {
+    Status.OK: "done",
+    Status.UNKNOWN_JOB_ORDER: "the receiver knows no such job order",
+    Status.INVALID_COMMAND: "the receiver cannot carry this out (the floor has already taken the work)",
+    Status.INVALID_STATE: "not allowed in the job order's present state",
+    Status.UNABLE_TO_ACCEPT: "the receiver cannot accept the job order",
+    Status.INVALID_REQUEST: "invalid request",
+    Status.DUPLICATE_JOB_ORDER: "a job order with this id is already stored",
+    Status.INVALID_JOB_ORDER: "the job order is malformed or names an unknown product or operation",
+    Status.UNKNOWN_EQUIPMENT: "the job order names an unknown station or machine",
+}
+
+
+def status_of(value: int) -> Status:
+    """A ReturnStatus value as a `Status` (an unknown bit pattern: INVALID_REQUEST)."""
+    try:
+        return Status(int(value))
+    except ValueError:
+        return Status.INVALID_REQUEST
 
 
 @dataclass(frozen=True)
@@ -169,51 +249,64 @@ def job_orders(schedule: Schedule, orders: Sequence[Order]) -> list[Job]:
 
 @dataclass
 class JobBook:
-    """The receiver's list of job orders and their states (no IO): each method's transition."""
+    """The receiver's list of job orders and their states (no IO): each method's transition.
+
+    `history` keeps, per job id, the states it went through (for tests and the job responses).
+    """
 
     jobs: dict[str, Job] = field(default_factory=dict)
     states: dict[str, JobState] = field(default_factory=dict)
 
-    def store(self, job: Job) -> Status:
+    def store(self, job: Job, *, start: bool = False) -> Status:
+        """Store (NotAllowedToStart) or, with `start`, StoreAndStart (AllowedToStart)."""
         if job.job_id in self.jobs:
             return Status.DUPLICATE_JOB_ORDER
         self.jobs[job.job_id] = job
-        self.states[job.job_id] = JobState.NOT_ALLOWED_TO_START
+        self.states[job.job_id] = JobState.ALLOWED_TO_START if start else JobState.NOT_ALLOWED_TO_START
+        return Status.OK
+
+    def allowed(self, method: Method, job_id: str) -> Status:
+        """Whether `method` may be called on `job_id` now (OK), without changing anything."""
+        state = self.states.get(job_id)
+        if state is None:
+            return Status.UNKNOWN_JOB_ORDER
+        return Status.OK if state in TRANSITIONS[method][0] else Status.INVALID_STATE
+
+    def apply(self, method: Method, job_id: str, job: Job | None = None) -> Status:
+        """Carry out one method on `job_id` (Update: with the new `job`) if its state allows it."""
+        status = self.allowed(method, job_id)
+        if status != Status.OK:
+            return status
+        if method == Method.CLEAR:
+            del self.states[job_id], self.jobs[job_id]
+            return Status.OK
+        if method == Method.UPDATE:
+            if job is None or job.job_id != job_id:
+                return Status.INVALID_JOB_ORDER
+            self.jobs[job_id] = job
+            return Status.OK
+        after = TRANSITIONS[method][1]
+        assert after is not None
+        self.states[job_id] = after
         return Status.OK
 
     def start(self, job_id: str) -> Status:
-        state = self.states.get(job_id)
-        if state is None:
-            return Status.UNKNOWN_JOB_ORDER
-        if state != JobState.NOT_ALLOWED_TO_START:
-            return Status.INVALID_STATE
-        self.states[job_id] = JobState.ALLOWED_TO_START
-        return Status.OK
+        return self.apply(Method.START, job_id)
 
     def cancel(self, job_id: str) -> Status:
-        state = self.states.get(job_id)
-        if state is None:
-            return Status.UNKNOWN_JOB_ORDER
-        if state not in (JobState.NOT_ALLOWED_TO_START, JobState.ALLOWED_TO_START):
-            return Status.INVALID_STATE
-        self.states[job_id] = JobState.ABORTED
-        return Status.OK
+        return self.apply(Method.CANCEL, job_id)
 
     def clear(self, job_id: str) -> Status:
-        state = self.states.get(job_id)
-        if state is None:
-            return Status.UNKNOWN_JOB_ORDER
-        if state not in (JobState.ENDED, JobState.ABORTED):
-            return Status.INVALID_STATE
-        del self.states[job_id], self.jobs[job_id]
-        return Status.OK
+        return self.apply(Method.CLEAR, job_id)
 
     def running(self, job_id: str) -> None:
+        """The floor started the job order's operation."""
         if self.states.get(job_id) == JobState.ALLOWED_TO_START:
             self.states[job_id] = JobState.RUNNING
 
     def ended(self, job_id: str) -> None:
-        if self.states.get(job_id) == JobState.RUNNING:
+        """The floor finished the job order's operation."""
+        if self.states.get(job_id) in ACTIVE:
             self.states[job_id] = JobState.ENDED
 
     def to_json(self) -> str:
@@ -285,7 +378,44 @@ class JobOrderClient:
             )
         except ua.UaError as exc:
             raise SyncError(f"{method.value} {argument[:80]}: {exc}") from exc
-        return Status(int(out))
+        return status_of(int(out))
+
+    async def command(self, client: Client, method: Method, job: Job | str) -> None:
+        """Call `method` on a job order and insist on success (`job`: the Job, or its id).
+
+        Raises:
+            JobControlError: the receiver refused; the message names the method, the job order,
+                the ReturnStatus and what it means.
+            SyncError: no receiver, or a protocol failure.
+        """
+        job_id = job if isinstance(job, str) else job.job_id
+        if method in TAKES_JOB_ORDER:
+            if isinstance(job, str):
+                raise ValueError(f"{method.value} needs the job order, not only its id")
+            argument = job_to_json(job)
+        else:
+            argument = job_id
+        status = await self.call(client, method, argument)
+        if status != Status.OK:
+            raise JobControlError(method, job_id, status)
+
+    async def update(self, client: Client, job: Job) -> Status:
+        return await self.call(client, Method.UPDATE, job_to_json(job))
+
+    async def revoke_start(self, client: Client, job_id: str) -> Status:
+        return await self.call(client, Method.REVOKE_START, job_id)
+
+    async def pause(self, client: Client, job_id: str) -> Status:
+        return await self.call(client, Method.PAUSE, job_id)
+
+    async def resume(self, client: Client, job_id: str) -> Status:
+        return await self.call(client, Method.RESUME, job_id)
+
+    async def stop(self, client: Client, job_id: str) -> Status:
+        return await self.call(client, Method.STOP, job_id)
+
+    async def abort(self, client: Client, job_id: str) -> Status:
+        return await self.call(client, Method.ABORT, job_id)
 
     async def store(self, client: Client, job: Job) -> Status:
         return await self.call(client, Method.STORE, job_to_json(job))

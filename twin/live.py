@@ -37,6 +37,10 @@ class OperationProgress:
     operation: str | None = None
     """The routing operation's id, when the floor said it (job responses do)."""
 
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.order_id, self.op_index)
+
 
 @dataclass(frozen=True)
 class QueuedLot:

@@ -241,7 +241,8 @@ def check_snapshot(
         if age > max_age:
             raise InputError(
                 Issue(
-                    f"live snapshot is {age:.0f} s old, more than the {max_age:.0f} s allowed (--live-max-age)",
+                    f"live snapshot is {age:.0f} s old, older than the {max_age:.0f} s allowed "
+                    "(--live-max-age)",
                     source,
                     path="captured_at",
                 )

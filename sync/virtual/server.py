@@ -41,10 +41,16 @@ from asyncua import Server, ua, uamethod
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.user_managers import UserManager
 
-from sync.joborders import JOB_LIST, RECEIVER, Job, JobBook, JobState, Method, Status, job_from_json
+from sync.joborders import JOB_LIST, METHODS, RECEIVER, JobBook, Method, Status
+from sync.jobresponses import BY_ID, BY_ID_AND_STATE, RESPONSE_LIST, RESULTS, responses_to_json
 from sync.security import Credentials
 from sync.tags import parse_ref
+from sync.virtual.groundtruth import floor_state
+from sync.virtual.receiver import JobReceiver
+from sync.virtual.responses import ResponseLedger
 from sync.virtual.simfloor import Record, SimFloor
+from twin.live import LiveState
+from twin.live_json import live_from_json, live_to_json
 from twin.orders import Order
 from twin.plant import Plant
 
@@ -115,6 +121,7 @@ class VirtualPlant:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.plant = plant
+        self._plant_hash = plant.content_hash()
         self.host, self.port, self.speed, self.tick = host, port, speed, tick
         self._security, self._users = security, users
         self._state_path = state_path
@@ -123,6 +130,10 @@ class VirtualPlant:
         self._shelf = shelf
         self.server = Server()
         self.jobs = JobBook()
+        self.receiver: JobReceiver | None = None
+        self.responses: ResponseLedger | None = None
+        self._saved: dict[str, Any] = {}
+        self._responses_seen = -1
         self._pending: list[tuple[ua.NodeId, Any, ua.VariantType, float]] = []
         self._nodes: dict[tuple[str, str], ua.NodeId] = {}
         self._runner: asyncio.Task[None] | None = None
@@ -145,11 +156,24 @@ class VirtualPlant:
     async def start(self) -> None:
         start_time, counts = self._restore()
         self.env = simpy.Environment(initial_time=start_time)
+        resume = self._resume_state()
         self.floor = SimFloor(
-            self.plant, self.env, seed=self._seed, observer=self._observe, initial_counts=counts
+            self.plant,
+            self.env,
+            seed=self._seed,
+            observer=self._observe,
+            initial_counts=counts,
+            resume=resume,
         )
+        self.receiver = JobReceiver(self.plant, self.floor, self.jobs)
+        self.responses = ResponseLedger(self.plant, self.floor.model, self.jobs, stamp=self._stamp)
+        self.responses.restore(self._saved.get("responses", []))
+        self.floor.on_sim_record = self.responses.on_record
         if self._feed:
-            self.floor.feed([o for o in self._feed if o.release >= start_time])
+            if resume is not None:  # resume: everything the saved state does not call finished
+                self.floor.feed(list(self._feed))
+            else:
+                self.floor.feed([o for o in self._feed if o.release >= start_time])
         await self._build_server()
         await self.server.start()
         if self.port == 0:
@@ -164,6 +188,7 @@ class VirtualPlant:
             except asyncio.CancelledError:
                 log.debug("virtual plant runner stopped")
             self._runner = None
+        self._save()
         await self.server.stop()
 
     async def _build_server(self) -> None:
@@ -259,81 +284,79 @@ class VirtualPlant:
             ua.VariantType.String,
         )
         text, u64 = [ua.VariantType.String, ua.VariantType.String], [ua.VariantType.UInt64]
-        handlers = {
-            Method.STORE: self._m_store,
-            Method.STORE_AND_START: self._m_store_and_start,
-            Method.START: self._m_start,
-            Method.CANCEL: self._m_cancel,
-            Method.CLEAR: self._m_clear,
-        }
-        for method, func in handlers.items():
+        for method in METHODS:
             await ctl.add_method(
                 ua.NodeId(f"{RECEIVER}.{method.value}", ns),
                 ua.QualifiedName(method.value, ns),
-                func,
+                self._method_handler(method),
                 text,
                 u64,
             )
+        await self._build_response_provider(site)
 
-    # ---- job order methods (args: JobOrder or JobOrderID, Comment) ----
-    def _parse_store(self, text: str) -> Job | Status:
-        try:
-            job = job_from_json(text)
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("job order refused: %s", exc)
-            return Status.INVALID_JOB_ORDER
-        station = self.plant.station_map.get(job.station)
-        product = self.plant.product_map.get(job.product)
-        if station is None or job.machine >= station.machines:
-            return Status.UNKNOWN_EQUIPMENT
-        if product is None or job.op_index >= len(product.routing):
-            return Status.INVALID_JOB_ORDER
-        return job
+    async def _build_response_provider(self, site: Any) -> None:
+        """Objects/<site>/JobOrderResults: the job response list and its two request methods."""
+        ns = self.ns
+        results = await site.add_object(ua.NodeId(RESULTS, ns), ua.QualifiedName(RESULTS, ns))
+        self._response_list = await results.add_variable(
+            ua.NodeId(f"{RESULTS}.{RESPONSE_LIST}", ns),
+            ua.QualifiedName(RESPONSE_LIST, ns),
+            "[]",
+            ua.VariantType.String,
+        )
+        await results.add_method(
+            ua.NodeId(f"{RESULTS}.{BY_ID}", ns),
+            ua.QualifiedName(BY_ID, ns),
+            self._m_response_by_id,
+            [ua.VariantType.String],
+            [ua.VariantType.String, ua.VariantType.UInt64],
+        )
+        await results.add_method(
+            ua.NodeId(f"{RESULTS}.{BY_ID_AND_STATE}", ns),
+            ua.QualifiedName(BY_ID_AND_STATE, ns),
+            self._m_response_by_id_and_state,
+            [ua.VariantType.String, ua.VariantType.String],
+            [ua.VariantType.String, ua.VariantType.UInt64],
+        )
 
-    @uamethod
-    async def _m_store(self, parent: ua.NodeId, job_order: str, comment: str) -> ua.Variant:
-        job = self._parse_store(job_order)
-        status = job if isinstance(job, Status) else self.jobs.store(job)
-        await self._publish_jobs()
-        return ua.Variant(int(status), ua.VariantType.UInt64)
+    def _find_responses(self, job_id: str) -> list[Any]:
+        assert self.responses is not None
+        return [r for r in self.responses.responses() if r.job_id == job_id]
 
-    @uamethod
-    async def _m_store_and_start(self, parent: ua.NodeId, job_order: str, comment: str) -> ua.Variant:
-        job = self._parse_store(job_order)
-        status = job if isinstance(job, Status) else self.jobs.store(job)
-        if status == Status.OK:
-            assert isinstance(job, Job)
-            status = self._start(job.job_id)
-        await self._publish_jobs()
-        return ua.Variant(int(status), ua.VariantType.UInt64)
+    async def _m_response_by_id(self, parent: ua.NodeId, job_id: ua.Variant) -> list[ua.Variant]:
+        found = self._find_responses(str(job_id.Value))
+        text = json.dumps(found[0].to_dict(), sort_keys=True) if found else ""
+        status = Status.OK if found else Status.UNKNOWN_JOB_ORDER
+        return [ua.Variant(text, ua.VariantType.String), ua.Variant(int(status), ua.VariantType.UInt64)]
 
-    @uamethod
-    async def _m_start(self, parent: ua.NodeId, job_id: str, comment: str) -> ua.Variant:
-        status = self._start(job_id)
-        await self._publish_jobs()
-        return ua.Variant(int(status), ua.VariantType.UInt64)
+    async def _m_response_by_id_and_state(
+        self, parent: ua.NodeId, job_id: ua.Variant, states: ua.Variant
+    ) -> list[ua.Variant]:
+        found = self._find_responses(str(job_id.Value))
+        wanted = set(states.Value or [])
+        hits = [json.dumps(r.to_dict(), sort_keys=True) for r in found if not wanted or r.state in wanted]
+        status = Status.OK if found else Status.UNKNOWN_JOB_ORDER
+        return [
+            ua.Variant(hits, ua.VariantType.String, is_array=True),
+            ua.Variant(int(status), ua.VariantType.UInt64),
+        ]
 
-    @uamethod
-    async def _m_cancel(self, parent: ua.NodeId, job_id: str, comment: str) -> ua.Variant:
-        started = self.jobs.states.get(job_id) == JobState.ALLOWED_TO_START
-        if started and self.floor is not None and not self.floor.cancel(job_id):
-            status = Status.INVALID_STATE  # handed to a floor that cannot withdraw it
-        else:
-            status = self.jobs.cancel(job_id)
-        await self._publish_jobs()
-        return ua.Variant(int(status), ua.VariantType.UInt64)
+    async def publish_responses(self) -> None:
+        """Write the job response list (after every change on the floor or in the receiver)."""
+        assert self.env is not None and self.responses is not None
+        text = responses_to_json(self.responses.responses())
+        dv = self._dv(text, ua.VariantType.String, self._stamp(self.env.now))
+        await self.server.write_attribute_value(self._response_list.nodeid, dv)
 
-    @uamethod
-    async def _m_clear(self, parent: ua.NodeId, job_id: str, comment: str) -> ua.Variant:
-        status = self.jobs.clear(job_id)
-        await self._publish_jobs()
-        return ua.Variant(int(status), ua.VariantType.UInt64)
+    # ---- job order methods (args: JobOrder or JobOrderID, Comment; see sync.virtual.receiver) ----
+    def _method_handler(self, method: Method) -> Any:
+        @uamethod
+        async def handler(parent: ua.NodeId, argument: str, comment: str) -> ua.Variant:
+            status = self.receiver.call(method, argument)
+            await self._publish_jobs()
+            return ua.Variant(int(status), ua.VariantType.UInt64)
 
-    def _start(self, job_id: str) -> Status:
-        status = self.jobs.start(job_id)
-        if status == Status.OK and self.floor is not None:
-            self.floor.submit(self.jobs.jobs[job_id])
-        return status
+        return handler
 
     async def _publish_jobs(self) -> None:
         assert self.env is not None
@@ -388,6 +411,11 @@ class VirtualPlant:
             if text != jobs_seen:
                 jobs_seen = text
                 await self._publish_jobs()
+            assert self.responses is not None
+            version = (self.responses.version, text)
+            if version != self._responses_seen:
+                self._responses_seen = version
+                await self.publish_responses()
             await asyncio.sleep(self.tick)
 
     async def flush_writes(self) -> None:
@@ -411,14 +439,37 @@ class VirtualPlant:
         if self._state_path is None or not self._state_path.is_file():
             return 0.0, {}
         data = json.loads(self._state_path.read_text())
+        self._saved = data
         return float(data["time"]), {k: (int(v[0]), int(v[1])) for k, v in data["counts"].items()}
+
+    def _resume_state(self) -> LiveState | None:
+        """The floor as the saved state left it (None: nothing saved, or a state without it)."""
+        text = self._saved.get("floor")
+        if not text:
+            return None
+        return live_from_json(text, self.plant.epoch, str(self._state_path))
+
+    def ground_truth(self) -> LiveState:
+        """The floor's own state now, read from the simulator (see `sync.virtual.groundtruth`)."""
+        assert self.floor is not None
+        return floor_state(self.floor)
 
     def _save(self) -> None:
         if self._state_path is None or self.floor is None or self.env is None:
             return
+        truth = floor_state(self.floor)
+        floor = live_to_json(
+            truth,
+            self.plant.epoch,
+            plant=self.plant.name,
+            plant_hash=self._plant_hash,
+            captured_at=datetime.now(UTC),
+        )
         data = {
             "time": self.env.now,
             "counts": {s: [self.floor.good[s], self.floor.reject[s]] for s in self.floor.good},
+            "floor": json.dumps(floor),
+            "responses": self.responses.to_state() if self.responses is not None else [],
         }
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))

@@ -20,6 +20,7 @@ not yet started (NotAllowedToStart) can be cancelled.
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -81,6 +82,7 @@ class SimFloor:
         seed: int,
         observer: Callable[[Record], None],
         initial_counts: dict[str, tuple[int, int]] | None = None,
+        resume: LiveState | None = None,
     ) -> None:
         self.plant = plant
         self.env = env
@@ -93,12 +95,24 @@ class SimFloor:
         }
         self._sstate = {s.id: MachineState.IDLE for s in plant.stations}
         self._pvs = ProcessValues(env, random.Random(seed + 7919))
+        self._resume = resume
+        self.completed_before: frozenset[tuple[str, int]] = (
+            resume.completed if resume is not None else frozenset()
+        )
+        """Operations finished before this floor started (a resumed plant)."""
+        self.started: dict[tuple[str, int], float] = (
+            {p_.key: p_.started for p_ in resume.in_progress} if resume else {}
+        )
+        """(order, op_index) -> start time of the operations under way on a machine."""
         live = LiveState(
             time=env.now,
             stations={
                 s: StationLive(s, good_count=self.good[s], reject_count=self.reject[s]) for s in self.good
             },
+            stock=dict(resume.stock) if resume is not None else {},
         )
+        self.on_sim_record: Callable[[dict[str, Any]], None] | None = None
+        """Sees every record of the simulator first (the job responses are built from them)."""
         self.model = PlantModel(plant, env, seed=seed, live=live, observer=self._on_record)
 
     def submit(self, job: Job) -> None:
@@ -119,13 +133,81 @@ class SimFloor:
         )
         self.model.dispatch([op], [Order(job.order_id, job.product, job.quantity, release=now)])
 
-    def cancel(self, job_id: str) -> bool:
-        """Planned work cannot be withdrawn from the simulator: False (the job runs)."""
+    # ---- job control on the floor ----
+    def withdraw(self, job: Job) -> bool:
+        """Take a planned operation off its machine before it starts (RevokeStart, Cancel, Update).
+
+        The operation stays reserved at its station: its lot waits there (or, not there yet, will)
+        and no machine takes it until it is submitted again. False: a machine has already taken
+        it (started, or waiting for its shift), so it cannot be withdrawn.
+        """
+        st = self.model.stations.get(job.station)
+        if st is None:
+            return False
+        key = job.key
+        for m in st.machines:
+            if m.lot is not None and m.lot.kind == "main" and m.lot.key == key:
+                return False
+            kept = deque(sop for sop in m.seq if sop.key != key)
+            if len(kept) != len(m.seq):
+                m.seq = kept
+                self._wake(st)
+                return True
         return False
 
+    def pause(self, job: Job) -> bool:
+        """Hold the machine working `job` after its current unit (Pause). False: not on a machine."""
+        m = self._machine_of(job)
+        if m is None or m.hold is not None:
+            return False
+        m.hold = self.env.event()
+        return True
+
+    def resume(self, job: Job) -> bool:
+        """Let a paused machine go on (Resume)."""
+        m = self._machine_of(job)
+        if m is None or m.hold is None:
+            return False
+        ev, m.hold = m.hold, None
+        ev.succeed()
+        return True
+
+    def end(self, job: Job, *, abort: bool) -> bool:
+        """End the operation of `job` after its current unit: Stop hands the units made on,
+        Abort hands nothing on (the lot ends there)."""
+        m = self._machine_of(job)
+        if m is None:
+            return False
+        m.cut = "abort" if abort else "stop"
+        if m.hold is not None:
+            ev, m.hold = m.hold, None
+            ev.succeed()
+        return True
+
+    def _machine_of(self, job: Job) -> Any:
+        st = self.model.stations.get(job.station)
+        if st is None:
+            return None
+        return next((m for m in st.machines if m.lot is not None and m.lot.key == job.key), None)
+
+    @staticmethod
+    def _wake(st: Any) -> None:
+        for m in list(st.idle):
+            st.idle.remove(m)
+            ev, m.wake = m.wake, None
+            ev.succeed(None)
+
     def feed(self, orders: list[Order]) -> None:
-        """Release orders at their release times; the simulator's dispatch rule routes them."""
-        self.model.dispatch((), orders)
+        """Release orders at their release times; the simulator's dispatch rule routes them. On a
+        resumed floor, work the saved state says is done is skipped and work under way goes on."""
+        self.model.dispatch((), orders, live=self._resume)
+
+    def stations_live(self) -> dict[str, StationLive]:
+        """Each station's state (the busiest of its machines') and cumulative counters now."""
+        return {
+            s: StationLive(s, state=self._sstate[s], good_count=self.good[s], reject_count=self.reject[s])
+            for s in self.good
+        }
 
     def station_state(self, station: str) -> MachineState:
         return self._sstate[station]
@@ -135,6 +217,8 @@ class SimFloor:
         return any(self.model.units_in_plant().values())
 
     def _on_record(self, rec: dict[str, Any]) -> None:
+        if self.on_sim_record is not None:
+            self.on_sim_record(rec)
         kind = rec["kind"]
         if kind == "state":
             self._machine_state(rec["station"], rec["machine"], MachineState(rec["state"]))
@@ -153,8 +237,10 @@ class SimFloor:
             "quantity": 0,
         }
         if kind == "operation_start":
+            self.started.setdefault((rec["order_id"], int(rec["op_index"])), float(rec["time"]))
             self._observer({**base, "kind": "order_started"})
         elif kind == "operation_end":
+            self.started.pop((rec["order_id"], int(rec["op_index"])), None)
             self._observer({**base, "kind": "order_finished"})
         else:
             good, reject = int(rec["good_count"]), int(rec["reject_count"])
