@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from sync.security import Credentials, Security, certificate_uri
 from sync.sink import BatchWriter, HistorySink
 from sync.tags import Tag, parse_ref, plant_tags
 from sync.tracker import LiveTracker, Outcome, Reading
+from sync.watchers import NodeWatcher
 from twin.errors import SyncError
 from twin.live import LiveState
 from twin.plant import Plant
@@ -100,6 +101,7 @@ class SyncClient:
         batch_age: float = 1.0,
         tracker: LiveTracker | None = None,
         on_value: Callable[[Outcome], None] | None = None,
+        watchers: Sequence[NodeWatcher] = (),
     ) -> None:
         self.plant = plant
         self.endpoint = endpoint
@@ -114,6 +116,8 @@ class SyncClient:
         self._watchdog = watchdog_interval
         self._writer = BatchWriter(sink, max_rows=batch_rows, max_age=batch_age) if sink is not None else None
         self._on_value = on_value
+        self._watchers = tuple(watchers)
+        self._watched: dict[ua.NodeId, NodeWatcher] = {}
         self._client: Client | None = None
         self._by_node: dict[ua.NodeId, Tag] = {}
         self._node_of: dict[Tag, ua.NodeId] = {}
@@ -302,6 +306,10 @@ class SyncClient:
                 nodeid = ua.NodeId(ident, idx)
             self._by_node[nodeid] = tag
             self._node_of[tag] = nodeid
+        self._watched.clear()
+        for watcher in self._watchers:
+            for nodeid in await watcher.resolve(self._client):
+                self._watched[nodeid] = watcher
 
     async def _subscribe(self) -> None:
         assert self._client is not None
@@ -314,13 +322,15 @@ class SyncClient:
             Priority=0,
         )
         self._sub = await self._client.create_subscription(params, _Handler(self))
-        nodes = [self._client.get_node(n) for n in self._by_node]
+        nodes = [self._client.get_node(n) for n in [*self._by_node, *self._watched]]
         results: list[int | ua.StatusCode] = []
         for i in range(0, len(nodes), SUBSCRIBE_CHUNK):  # short requests, also on a busy server
             chunk = nodes[i : i + SUBSCRIBE_CHUNK]
             results += await self._sub.subscribe_data_change(chunk, queuesize=100, sampling_interval=0.0)
         for node, res in zip(nodes, results, strict=True):
-            if isinstance(res, ua.StatusCode):
+            if isinstance(res, ua.StatusCode) and node.nodeid in self._watched:
+                log.warning("cannot monitor %s: %s", node.nodeid.to_string(), res.name)
+            elif isinstance(res, ua.StatusCode):
                 tag = self._by_node[node.nodeid]
                 log.warning("cannot monitor %s.%s (%s): %s", tag.station, tag.tag, tag.ref, res.name)
 
@@ -334,7 +344,7 @@ class SyncClient:
             log.warning("server %s restarted (start time %s)", self.endpoint, start)
             self.tracker.new_server_life()
         self._start_time = start
-        nodeids = list(self._by_node)
+        nodeids = [*self._by_node, *self._watched]
         values = await self._client.uaclient.read_attributes(nodeids, ua.AttributeIds.Value)
         for nodeid, dv in zip(nodeids, values, strict=True):
             self._on_datavalue(nodeid, dv)
@@ -344,6 +354,9 @@ class SyncClient:
     def _on_datavalue(self, nodeid: ua.NodeId, dv: ua.DataValue) -> None:
         tag = self._by_node.get(nodeid)
         if tag is None:
+            watcher = self._watched.get(nodeid)
+            if watcher is not None:
+                watcher.on_value(nodeid, dv)
             return
         status = dv.StatusCode or ua.StatusCode()
         reading = Reading(

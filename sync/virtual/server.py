@@ -133,7 +133,10 @@ class VirtualPlant:
         self.receiver: JobReceiver | None = None
         self.responses: ResponseLedger | None = None
         self._saved: dict[str, Any] = {}
-        self._responses_seen = -1
+        self._responses_seen: Any = None
+        self._stock_nodes: dict[str, ua.NodeId] = {}
+        self._frozen = False
+        self._stock_seen: dict[str, float] = {}
         self._pending: list[tuple[ua.NodeId, Any, ua.VariantType, float]] = []
         self._nodes: dict[tuple[str, str], ua.NodeId] = {}
         self._runner: asyncio.Task[None] | None = None
@@ -244,6 +247,15 @@ class VirtualPlant:
                         init = pv.target
                     node = await self._add_variable(sf, ref, name, init, vtype, ts)
                     self._nodes[(station.id, name)] = node
+        if self.plant.materials:
+            stock = await site.add_folder(ua.NodeId("Stock", self.ns), ua.QualifiedName("Stock", self.ns))
+            for m in self.plant.materials:
+                level = float(self.floor.model.materials[m.id].stock)
+                node = await self._add_variable(
+                    stock, self.plant.stock_tag(m.id), m.id, level, ua.VariantType.Double, ts
+                )
+                self._stock_nodes[m.id] = node
+                self._stock_seen[m.id] = level
         await self._build_job_receiver(site)
 
     async def _add_variable(
@@ -398,9 +410,12 @@ class VirtualPlant:
         jobs_seen = ""
         saved = wall0
         while True:
+            if self._frozen:
+                wall0, sim0 = loop.time(), self.env.now  # the clock stands; it goes on from here
             target = sim0 + (loop.time() - wall0) * self.speed
             if target > self.env.now:
                 self.env.run(until=target)
+            self._watch_stock()
             if self._pending:
                 await self.flush_writes()
                 saved = loop.time()
@@ -417,6 +432,15 @@ class VirtualPlant:
                 self._responses_seen = version
                 await self.publish_responses()
             await asyncio.sleep(self.tick)
+
+    def _watch_stock(self) -> None:
+        """Queue a write of every stock level that changed since the last step."""
+        assert self.floor is not None and self.env is not None
+        for mid, node in self._stock_nodes.items():
+            level = float(self.floor.model.materials[mid].stock)
+            if level != self._stock_seen[mid]:
+                self._stock_seen[mid] = level
+                self._pending.append((node, level, ua.VariantType.Double, self.env.now))
 
     async def flush_writes(self) -> None:
         """Save the retentive state, then write the pending values in the order they happened."""
@@ -448,6 +472,14 @@ class VirtualPlant:
         if not text:
             return None
         return live_from_json(text, self.plant.epoch, str(self._state_path))
+
+    def freeze(self) -> None:
+        """Stop the plant clock (the floor stands still; the server keeps serving and publishing)."""
+        self._frozen = True
+
+    def unfreeze(self) -> None:
+        """Let the plant clock go on from where it stood."""
+        self._frozen = False
 
     def ground_truth(self) -> LiveState:
         """The floor's own state now, read from the simulator (see `sync.virtual.groundtruth`)."""
