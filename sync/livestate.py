@@ -26,8 +26,8 @@ from dataclasses import replace
 
 from asyncua import Client, ua
 
-from sync.jobresponses import RESULTS, JobResponse, JobResponseWatcher
 from sync.joborders import ACTIVE, JobState
+from sync.jobresponses import RESULTS, JobResponse, JobResponseWatcher
 from sync.noderefs import resolve_ref
 from twin.errors import SyncError
 from twin.live import LiveState, OperationProgress, QueuedLot

@@ -42,6 +42,7 @@ _KEYS = {
     "captured_at",
     "time_iso",
     "stale",
+    "endpoint",
 }
 
 

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
+from plantwin.livesource import DEFAULT_MAX_AGE, LiveMaxAgeOption, LiveOption, open_live
 from plantwin.recording import (
     DbOption,
     NoHistoryOption,
@@ -76,6 +77,8 @@ def simulate_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     db: DbOption = None,
     no_history: NoHistoryOption = False,
+    live: LiveOption = None,
+    live_max_age: LiveMaxAgeOption = DEFAULT_MAX_AGE,
 ) -> None:
     """Simulate a plant: a progress bar over replications, then KPIs with 95% confidence intervals."""
     if schedule is not None and rule is not None:
@@ -98,6 +101,9 @@ def simulate_cmd(
             Issue("orders come from the plant's order stream: give --until (e.g. 7d)", "--until")
         )
     plan = load_schedule(schedule) if schedule is not None else None
+    state = open_live(model, live, live_max_age) if live is not None else None
+    if state is not None and horizon is not None:
+        horizon += state.time  # --until counts from the live state's time
 
     with Progress(
         TextColumn("simulating"),
@@ -122,6 +128,7 @@ def simulate_cmd(
                 replications=replications,
                 seed=seed,
                 progress=progress,
+                live=state,
             )
         except ValueError as exc:
             raise InputError(Issue(str(exc), schedule or str(path))) from None
@@ -137,6 +144,8 @@ def simulate_cmd(
         "replication_seeds": list(reps.seeds),
         "kpis": {k: _estimate_dict(e, reps.values(k)) for k, e in reps.kpis.items()},
     }
+    if state is not None:
+        payload["live"] = {"source": live, "time": state.time, "in_progress": len(state.in_progress)}
     verdict = None
     if plan is not None and book is not None:
         # The feasibility check of the schedule, on the same replications (nothing simulated twice).

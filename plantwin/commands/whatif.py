@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
+from plantwin.livesource import DEFAULT_MAX_AGE, LiveMaxAgeOption, LiveOption, open_live
 from plantwin.recording import (
     DbOption,
     NoHistoryOption,
@@ -153,6 +154,8 @@ def whatif(
     ] = None,
     workers: Annotated[int, typer.Option(help="Local worker processes for sweeps (1: in this process).")] = 2,
     list_: Annotated[bool, typer.Option("--list", help="List the library scenarios.")] = False,
+    live: LiveOption = None,
+    live_max_age: LiveMaxAgeOption = DEFAULT_MAX_AGE,
 ) -> None:
     """Run a what-if scenario: baseline vs each variant, same seeds, paired 95 % CIs."""
     if list_ or scenario is None:
@@ -166,14 +169,16 @@ def whatif(
     if replications is not None and replications < 2:
         raise InputError(Issue("need at least 2 replications for a confidence interval", "--replications"))
     loaded = load_scenario(scenario)
+    state = open_live(loaded.plant, live, live_max_age) if live is not None else None
     has_sweep = bool(loaded.sweep_points)
     with (
         _progress(not json_out) as progress,
         _executor(executor, workers if has_sweep else 1) as (pool, name),
     ):
         report = run_scenario(
-            loaded, replications=replications, seed=seed, executor=pool, executor_name=name, progress=progress
-        )
+            loaded, replications=replications, seed=seed, executor=pool, executor_name=name, progress=progress,
+            live=state,
+        )  # fmt: skip
     run_id = _record(report, db, not no_history, loaded.text, loaded.plant, list(loaded.orders))
     if run_id is not None:
         from dataclasses import replace
@@ -321,6 +326,8 @@ def promise_cmd(
     db: DbOption = None,
     no_history: NoHistoryOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    live: LiveOption = None,
+    live_max_age: LiveMaxAgeOption = DEFAULT_MAX_AGE,
 ) -> None:
     """Capable-to-promise: the earliest due time for a new order met with the given confidence."""
     model, path, _ = open_plant(plant, warn=not json_out)
@@ -333,10 +340,11 @@ def promise_cmd(
     except ValueError as exc:
         raise InputError(Issue(str(exc), "--now/--resolution")) from None
     settings = PlannerSettings(mode=mode, objective="tardiness", time_limit=time_limit)  # type: ignore[arg-type]
+    state = open_live(model, live, live_max_age) if live is not None else None
     with _progress(not json_out) as progress:
         result = promise(
             model, book, product, quantity, confidence=confidence, now=t_now, replications=replications,
-            seed=seed, settings=settings, resolution=step, progress=progress,
+            seed=seed, settings=settings, resolution=step, progress=progress, live=state,
         )  # fmt: skip
     payload = result.to_dict()
     payload["promise_time"] = to_datetime(result.promise, model.epoch).isoformat() if result.promise else None
