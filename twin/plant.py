@@ -247,7 +247,8 @@ class Material(_Model):
     def _node_id(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(TAG_PREFIXES):
             raise ValueError(
-                f"tag {value!r} is not a node id: use 'ns=2;s=..', 'nsu=URI;s=..', 'i=..' or 'browse:Path/To/Node'"
+                f"tag {value!r} is not a node id: use 'ns=2;s=..', 'nsu=URI;s=..', 'i=..' "
+                "or 'browse:Path/To/Node'"
             )
         return value
 

@@ -176,8 +176,8 @@ def whatif(
         _executor(executor, workers if has_sweep else 1) as (pool, name),
     ):
         report = run_scenario(
-            loaded, replications=replications, seed=seed, executor=pool, executor_name=name, progress=progress,
-            live=state,
+            loaded, replications=replications, seed=seed, executor=pool, executor_name=name,
+            progress=progress, live=state,
         )  # fmt: skip
     run_id = _record(report, db, not no_history, loaded.text, loaded.plant, list(loaded.orders))
     if run_id is not None:
