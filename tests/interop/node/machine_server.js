@@ -29,8 +29,10 @@ const { OPCUACertificateManager } = require("node-opcua-certificate-manager");
 const NS_MACHINES = "http://acme-machines.example/UA/";
 const NS_VENDOR = "http://acme-machines.example/UA/Vendor/";
 const MACHINES = [
-  { name: "Press7", model: "HP-400", serial: "P7-2019-0042", job: "SO-1/0", order: "SO-1" },
-  { name: "Lathe3", model: "CL-22", serial: "L3-2021-0107", job: "SO-1/1", order: "SO-1" },
+  // station / operation: the plant's names for this machine and the job it works (an MES would
+  // hold that mapping; here the machine's job order response carries them)
+  { name: "Press7", model: "HP-400", serial: "P7-2019-0042", job: "SO-1/0", order: "SO-1", station: "press", operation: "press" },
+  { name: "Lathe3", model: "CL-22", serial: "L3-2021-0107", job: "SO-1/1", order: "SO-1", station: "lathe", operation: "turn" },
 ];
 
 function args(argv) {
@@ -140,7 +142,9 @@ async function main() {
       processedVar: variable(ns, processed, "AccCount", "UInt32", counts[0]),
       defectiveVar: variable(ns, defective, "AccCount", "UInt32", counts[1]),
       goodVar: variable(ns, monitoring, "PartsGood", "UInt32", counts[0] - counts[1]),
-      jobVar: variable(ns, monitoring, "CurrentJob", "String", ""),
+      jobVar: variable(ns, monitoring, "OrderNumber", "String", ""),
+      programVar: variable(ns, monitoring, "ProgramName", "String", ""),
+      cycleVar: variable(ns, monitoring, "LastCycleTime", "Double", 0.0),
       tempVar: variable(vendor, monitoring, "SpindleTemperature", "Double", 40.0, `s=${m.name}.SpindleTemperature`),
     };
   }
@@ -155,10 +159,12 @@ async function main() {
     const jobState = done ? "Ended" : started ? "Running" : "AllowedToStart";
     return {
       JobOrderID: m.job,
-      State: jobState,
+      JobState: jobState,
       OrderID: m.order,
       OperationIndex: Number(m.job.split("/")[1]),
-      EquipmentID: m.name,
+      Operation: m.operation,
+      EquipmentID: m.station,
+      WaitingAt: null,
       Machine: 0,
       QuantityGood: entry.processed - entry.defective,
       QuantityScrapped: entry.defective,
@@ -172,7 +178,9 @@ async function main() {
   const responseList = variable(ns, jobs, "JobOrderResponseList", "String", JSON.stringify(responses()));
   const stringArg = (name) => ({ name, dataType: DataType.String });
   const statusArg = { name: "ReturnStatus", dataType: DataType.UInt64 };
-  const UNKNOWN_JOB_ORDER = 1;
+  // ReturnStatus, OPC 10031-4 annex B.2: a bit map, bit 0 no error, bit 1 unknown job order id
+  const NO_ERROR = 1;
+  const UNKNOWN_JOB_ORDER = 2;
   const byId = ns.addMethod(jobs, {
     browseName: "RequestJobResponseByJobOrderID",
     inputArguments: [stringArg("JobOrderID")],
@@ -184,7 +192,7 @@ async function main() {
       statusCode: StatusCodes.Good,
       outputArguments: [
         new Variant({ dataType: DataType.String, value: found ? JSON.stringify(found) : "" }),
-        new Variant({ dataType: DataType.UInt64, arrayType: VariantArrayType.Scalar, value: [0, found ? 0 : UNKNOWN_JOB_ORDER] }),
+        new Variant({ dataType: DataType.UInt64, arrayType: VariantArrayType.Scalar, value: [0, found ? NO_ERROR : UNKNOWN_JOB_ORDER] }),
       ],
     });
   });
@@ -196,12 +204,12 @@ async function main() {
   byIdAndState.bindMethod((inputs, context, callback) => {
     const wanted = inputs[1].value || [];
     const all = responses().filter((r) => r.JobOrderID === inputs[0].value);
-    const hits = all.filter((r) => wanted.length === 0 || wanted.includes(r.State));
+    const hits = all.filter((r) => wanted.length === 0 || wanted.includes(r.JobState));
     callback(null, {
       statusCode: StatusCodes.Good,
       outputArguments: [
         new Variant({ dataType: DataType.String, arrayType: VariantArrayType.Array, value: hits.map((r) => JSON.stringify(r)) }),
-        new Variant({ dataType: DataType.UInt64, arrayType: VariantArrayType.Scalar, value: [0, all.length ? 0 : UNKNOWN_JOB_ORDER] }),
+        new Variant({ dataType: DataType.UInt64, arrayType: VariantArrayType.Scalar, value: [0, all.length ? NO_ERROR : UNKNOWN_JOB_ORDER] }),
       ],
     });
   });
@@ -212,6 +220,7 @@ async function main() {
     entry.processedVar.setValueFromSource(u32(entry.processed), StatusCodes.Good, t);
     entry.defectiveVar.setValueFromSource(u32(entry.defective), StatusCodes.Good, t);
     entry.goodVar.setValueFromSource(u32(entry.processed - entry.defective), StatusCodes.Good, t);
+    entry.cycleVar.setValueFromSource(new Variant({ dataType: DataType.Double, value: opt.cycleMs / 1000 }), StatusCodes.Good, t);
     const temp = 40 + 0.01 * entry.processed;
     entry.tempVar.setValueFromSource(new Variant({ dataType: DataType.Double, value: temp }), StatusCodes.Good, t);
   }
@@ -221,7 +230,10 @@ async function main() {
       entry.packmlState.setValueFromSource(s(packml), StatusCodes.Good, t);
       entry.itemState.setValueFromSource(s(machinery), StatusCodes.Good, t);
     }
-    if (entry.jobVar.readValue().value.value !== job) entry.jobVar.setValueFromSource(s(job), StatusCodes.Good, t);
+    if (entry.jobVar.readValue().value.value !== job) {
+      entry.jobVar.setValueFromSource(s(job), StatusCodes.Good, t);
+      entry.programVar.setValueFromSource(s(job ? entry.spec.operation.toUpperCase() : ""), StatusCodes.Good, t);
+    }
   }
   function step() {
     const t = now();
@@ -242,7 +254,7 @@ async function main() {
     for (const entry of Object.values(live)) {
       const working = going && entry.processed < opt.parts;
       if (changed) publish(entry, t);
-      setState(entry, working ? "Execute" : "Idle", working ? "Executing" : "NotExecuting", working ? entry.spec.job : "", t);
+      setState(entry, working ? "Execute" : "Idle", working ? "Executing" : "NotExecuting", working ? entry.spec.order : "", t);
     }
     if (changed) responseList.setValueFromSource(new Variant({ dataType: DataType.String, value: JSON.stringify(responses()) }), StatusCodes.Good, t);
   }
