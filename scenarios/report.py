@@ -8,8 +8,11 @@ from typing import Any
 
 import pandas as pd
 
+from twin.orders import Order
+from twin.plant import Plant
 from twin.schedule import Schedule
 from twin.stats import Estimate
+from twin.verdict import Verdict
 
 HEADLINE_KPIS: tuple[str, ...] = (
     "throughput_per_hour", "oee", "wip_mean", "lead_time_mean", "tardiness_total", "on_time_rate",
@@ -137,6 +140,11 @@ class RunSide:
     on_time: dict[str, float]
     """Order id -> fraction of replications the order finished by its due time."""
     schedule: Schedule | None = None
+    verdict: Verdict | None = None
+    """The simulator's verdict on `schedule` (when it was checked), for the history."""
+    plant: Plant | None = None
+    orders: tuple[Order, ...] = ()
+    """The plant and order book this side ran on (what `verdict` names)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -86,6 +86,9 @@ def evaluate(
         samples=sim.samples,
         on_time=on_time,
         schedule=plan.schedule,
+        verdict=verdict,
+        plant=plant,
+        orders=tuple(orders),
     )
 
 

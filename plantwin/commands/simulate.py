@@ -22,6 +22,7 @@ from plantwin.recording import (
 from sim import RULES, Replications, replicate
 from sim.check import judge
 from twin.errors import InputError, Issue
+from twin.fit import misfit_summary, misfits
 from twin.loader import load_schedule
 from twin.stats import Estimate
 from twin.timeutil import format_duration, parse_duration
@@ -101,6 +102,10 @@ def simulate_cmd(
             Issue("orders come from the plant's order stream: give --until (e.g. 7d)", "--until")
         )
     plan = load_schedule(schedule) if schedule is not None else None
+    if plan is not None:
+        found = misfits(plan, model, book)
+        if found:  # a plan of another plant or order book: nothing to judge, no verdict
+            raise InputError(Issue(misfit_summary(found, model), schedule or ""))
     state = open_live(model, live, live_max_age) if live is not None else None
     if state is not None and horizon is not None:
         horizon += state.time  # --until counts from the live state's time
@@ -149,7 +154,7 @@ def simulate_cmd(
     verdict = None
     if plan is not None and book is not None:
         # The feasibility check of the schedule, on the same replications (nothing simulated twice).
-        verdict = judge(reps, book, plan, AcceptancePolicy(min_on_time=min_on_time))
+        verdict = judge(reps, book, plan, AcceptancePolicy(min_on_time=min_on_time), plant=model)
         payload["verdict"] = {
             "schedule_hash": verdict.schedule_hash,
             "accepted": verdict.accepted,

@@ -1,4 +1,5 @@
-"""`plantwin sync`: keep the live state and the history current from an OPC UA server; dispatch."""
+"""`plantwin sync`: keep the live state and the history current from an OPC UA server (sending a
+schedule to the floor is `plantwin dispatch`)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
-from plantwin.common import emit_json, err_console, open_orders, open_plant, report_errors
+from plantwin.common import emit_json, err_console, open_plant, report_errors
 from sync.client import SyncClient, SyncStatus
-from sync.dispatch import Dispatcher, check_dispatchable, load_verdict
 from sync.security import Credentials, Security
 from twin.errors import InputError, Issue
 from twin.history.store import HistoryStore
-from twin.loader import load_schedule
 
 
 def register(app: typer.Typer) -> None:
@@ -40,37 +39,20 @@ def sync(
     ] = None,
     cert: Annotated[Path | None, typer.Option(help="Client certificate (DER or PEM).")] = None,
     key: Annotated[Path | None, typer.Option(help="Client private key (PEM).")] = None,
-    dispatch: Annotated[Path | None, typer.Option(help="Schedule (JSON) to send to the floor first.")] = None,
-    verdict: Annotated[
-        Path | None, typer.Option(help="The simulator's verdict on --dispatch (JSON).")
-    ] = None,
-    orders: Annotated[
-        str | None, typer.Option(help="Order book of --dispatch (default: the plant's).")
-    ] = None,
     status_every: Annotated[float, typer.Option(help="Seconds between status lines.")] = 5.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object at the end.")] = False,
 ) -> None:
     """Subscribe to the plant's tags, keep the live state current, write values and events to --db."""
-    model, path, _ = open_plant(plant, warn=not json_out)
+    model, _, _ = open_plant(plant, warn=not json_out)
     credentials = None
     if user is not None:
         if password_file is None or not password_file.is_file():
             raise InputError(Issue("--user needs a readable --password-file", "--password-file"))
         credentials = Credentials(user, password_file.read_text().strip())
     sec = Security.parse(security, cert, key) if security is not None else None
-    job = None
-    if dispatch is not None:
-        schedule = load_schedule(dispatch)
-        the_verdict = load_verdict(verdict) if verdict is not None else None
-        book = open_orders(model, path, orders) or []
-        job = (schedule, the_verdict, book)
-        if db is None:
-            check_dispatchable(schedule, the_verdict)  # refuse before connecting; with --db it is recorded
     store = HistoryStore(db) if db is not None else None
     try:
-        result = asyncio.run(
-            _run(model, endpoint, store, sec, credentials, duration, status_every, job, json_out)
-        )
+        result = asyncio.run(_run(model, endpoint, store, sec, credentials, duration, status_every, json_out))
     finally:
         if store is not None:
             store.close()
@@ -86,7 +68,6 @@ async def _run(
     credentials: Credentials | None,
     duration: float | None,
     status_every: float,
-    job: Any,
     json_out: bool = False,
 ) -> dict[str, Any]:
     run_id = None
@@ -96,15 +77,6 @@ async def _run(
     await client.connect()
     out: dict[str, Any] = {"endpoint": endpoint, "run_id": run_id}
     try:
-        if job is not None:
-            schedule, the_verdict, book = job
-            res = await Dispatcher(model, recorder=store).dispatch(
-                client.ua_client, schedule, the_verdict, book
-            )
-            out["dispatch"] = {"sent": len(res.sent), "refused": res.refused, "run_id": res.run_id}
-            err_console.print(
-                f"dispatched {len(res.sent)} job orders, {len(res.refused)} refused", markup=False
-            )
         task = asyncio.create_task(client.run(duration, on_status=_show, status_every=status_every))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

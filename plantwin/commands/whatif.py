@@ -21,6 +21,7 @@ from plantwin.recording import (
     open_history,
     record_plan,
     record_scenario,
+    record_verdict,
     report_recorded,
 )
 from plantwin.workers import process_pool
@@ -89,9 +90,11 @@ def _executor(address: str | None, workers: int) -> Iterator[tuple[Executor | No
 
 def _record(
     report: ScenarioReport, db: str | None, enabled: bool, text: str, plant: Plant, orders: list[Order]
-) -> str | None:
+) -> tuple[str | None, dict[str, str]]:
     """Store the run in the history: the baseline plan (if any) as a plan run, the scenario run as
-    its child with the scenario file as it was, the full report, and KPI estimates."""
+    its child with the scenario file as it was, the full report, and KPI estimates; and every
+    side's verdict like any other check (found later by its schedule, plant and order-book
+    hashes, so a variant's plan can be dispatched). Returns the scenario run and side -> verdict run."""
     estimates: dict[str, Estimate | float] = {}
     kpis: dict[str, float] = {}
     for k, est in report.baseline.kpis.items():
@@ -106,7 +109,7 @@ def _record(
                 kpis[f"{v.name}.{c.kpi}.difference"] = c.difference.mean
     with open_history(db, enabled) as store:
         if store is None:
-            return None
+            return None, {}
         parent = None
         if report.baseline.schedule is not None:
             parent = record_plan(
@@ -122,7 +125,19 @@ def _record(
             extra_files={"scenario.yaml": text, "report.json": json.dumps(_clean(report.to_dict()))},
         )  # fmt: skip
         report_recorded(store, run_id)
-    return run_id
+        verdict_runs: dict[str, str] = {}
+        sides = [("baseline", report.baseline), *((v.name, v.side) for v in report.variants)]
+        for name, side in sides:
+            if side.verdict is None or side.schedule is None or side.plant is None:
+                continue  # not checked (a dispatch rule, or no plan)
+            vid = record_verdict(
+                store, command="whatif", plant=side.plant, orders=side.orders, verdict=side.verdict,
+                schedule=side.schedule, parent=run_id,
+                params={"scenario": report.scenario, "side": name, "seed": report.seed},
+            )  # fmt: skip
+            if vid is not None:
+                verdict_runs[name] = vid
+    return run_id, verdict_runs
 
 
 def _clean(value: Any) -> Any:
@@ -179,7 +194,7 @@ def whatif(
             loaded, replications=replications, seed=seed, executor=pool, executor_name=name,
             progress=progress, live=state,
         )  # fmt: skip
-    run_id = _record(report, db, not no_history, loaded.text, loaded.plant, list(loaded.orders))
+    run_id, verdict_runs = _record(report, db, not no_history, loaded.text, loaded.plant, list(loaded.orders))
     if run_id is not None:
         from dataclasses import replace
 
@@ -189,9 +204,15 @@ def whatif(
         if not json_out:
             err_console.print(f"wrote {html_out}")
     if json_out:
-        emit_json(report.to_dict())
+        emit_json({**report.to_dict(), "verdict_runs": verdict_runs})
         return
     _print_report(report)
+    for name, vid in verdict_runs.items():
+        err_console.print(
+            f"plantwin: verdict on the {name} plan recorded as {vid} (dispatch: plantwin dispatch {vid})",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _check_text(accepted: bool | None, reasons: tuple[str, ...]) -> str:

@@ -15,18 +15,19 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from asyncua import Client
 
-from sync.dispatch import check_dispatchable
-from sync.joborders import Job, JobOrderClient, Status, job_key, job_orders
+from plantwin.service import live_from_jobs
+from sync.dispatch import Clearance
+from sync.joborders import Job, JobOrderClient, Status, job_orders
 from sync.virtual.server import VirtualPlant
-from twin.live import LiveState, OperationProgress
-from twin.orders import Order
+from twin.errors import DispatchRefused
+from twin.live import LiveState
+from twin.orders import Order, book_hash
 from twin.plant import Plant
 from twin.schedule import Schedule
-from twin.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +78,26 @@ class ReleaseWindow:
     _started: dict[str, float] = field(default_factory=dict)
     _jobs: dict[tuple[str, int], Job] = field(default_factory=dict)
 
-    def adopt(self, schedule: Schedule, verdict: Verdict | None, orders: Sequence[Order]) -> int:
-        """Make `schedule` the one to release from (only with an accepted verdict on exactly it);
-        orders already released stay as they are. Returns the number of orders waiting.
+    def adopt(self, schedule: Schedule, clearance: Clearance, orders: Sequence[Order]) -> int:
+        """Make `schedule` the one to release from, with the dispatch service's clearance for it
+        (`DispatchService.clear`: an accepted verdict on exactly this schedule, plant and order
+        book); orders already released stay as they are. Returns the number of orders waiting.
 
         Raises:
-            DispatchRefused: no verdict, a verdict for another schedule, or a refused verdict.
+            DispatchRefused: the clearance is not an accepted verdict on exactly this schedule,
+                plant and order book.
         """
-        check_dispatchable(schedule, verdict)
+        verdict = clearance.record.verdict
+        if not verdict.judges(schedule.content_hash(), self.plant.content_hash(), book_hash(orders)):
+            raise DispatchRefused(
+                f"verdict {clearance.verdict_run} is not on this schedule, plant and order book",
+                reason="schedule_changed",
+                runs=(clearance.verdict_run,),
+            )
+        if not verdict.accepted:
+            raise DispatchRefused(
+                f"verdict {clearance.verdict_run} refused the schedule", reason="verdict_refused"
+            )
         jobs = job_orders(schedule, orders)
         self._jobs.update({(j.order_id, j.op_index): j for j in jobs})
         first: dict[str, float] = {}
@@ -125,27 +138,3 @@ class ReleaseWindow:
         states, _ = await self.receiver.job_states(client)
         where = {k: (j.station, j.machine) for k, j in self._jobs.items()}
         return live_from_jobs(live, states, where, self._started)
-
-
-def live_from_jobs(
-    live: LiveState,
-    states: dict[str, str],
-    where: dict[tuple[str, int], tuple[str, int]],
-    started: dict[str, float],
-) -> LiveState:
-    """`live` plus the job receiver's view: jobs 'ORDER/op' Ended are completed, Running ones in
-    progress on their (station, machine) from `where`, started when first seen running (kept in
-    `started`); units done are unknown and taken as 0."""
-    completed, running = set(), []
-    for job_id, state in states.items():
-        key = job_key(job_id)
-        if key is None:
-            continue
-        order_id = key[0]
-        if state == "Ended":
-            completed.add(key)
-        elif state == "Running" and key in where:
-            t0 = started.setdefault(job_id, live.time)
-            station, machine = where[key]
-            running.append(OperationProgress(order_id, key[1], station, machine, t0))
-    return replace(live, in_progress=tuple(running), completed=frozenset(completed))

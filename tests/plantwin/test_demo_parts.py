@@ -20,7 +20,7 @@ from plantwin.demo.config import HIGH_SPEED, parse_seconds, parse_speed
 from plantwin.demo.continuity import carried_over, order_from_dict, order_to_dict, start_fresh, state_dir
 from plantwin.demo.floor import ReleaseWindow, live_from_jobs
 from plantwin.demo.performance import production_performance
-from plantwin.demo.serve import alerts_of, load_serve_config
+from plantwin.service import alerts_of, load_serve_config
 from sync.joborders import JobOrderClient
 from twin.errors import DispatchRefused, InputError
 from twin.history import HistoryStore
