@@ -12,7 +12,9 @@ demo, `plantwin serve` and the dashboard all take it:
    (no_verdict, verdict_refused, other_plant, other_orders, schedule_changed, misfit) and the
    runs involved, and the refusal is recorded;
 4. **send**: one job order per scheduled operation, StoreAndStart in schedule order, through the
-   one job order client (`sync.joborders.JobOrderClient`);
+   one job order client (`sync.joborders.JobOrderClient`); a revised plan meets the job orders
+   an earlier dispatch left on the receiver: those not started yet are updated to the new plan
+   (Update) or, when it drops them, revoked (RevokeStart); started ones are left to the floor;
 5. **record**: one 'dispatch' run per attempt, in one layout (`DispatchService.record`): parent
    the run the schedule came from, the schedule itself, params `schedule_hash`, `verdict_run`,
    `mode`, `reason`, `message`, `sent`, `refused`; status ok, partial, refused or failed.
@@ -26,7 +28,7 @@ from typing import Any
 
 from asyncua import Client
 
-from sync.joborders import JobOrderClient, Status, job_orders
+from sync.joborders import NOT_STARTED, Job, JobOrderClient, JobState, Status, job_orders
 from twin.errors import DispatchRefused, HistoryError, InputError, Issue, PlantwinError
 from twin.fit import misfit_summary, misfits
 from twin.history import HistoryStore
@@ -77,6 +79,12 @@ class DispatchResult:
     sent: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     run_id: str | None = None
+    updated: list[str] = field(default_factory=list)
+    """Job orders of an earlier dispatch, not started yet, changed to this plan (Update)."""
+    revoked: list[str] = field(default_factory=list)
+    """Job orders of an earlier dispatch, not started yet and not in this plan (RevokeStart)."""
+    kept: list[str] = field(default_factory=list)
+    """Job orders already on the receiver as this plan has them, or already started."""
 
     @property
     def ok(self) -> bool:
@@ -251,12 +259,7 @@ class DispatchService:
         result = DispatchResult(digest, clearance.verdict_run)
         receiver = self.jobs(target.plant)
         try:
-            for job in jobs:
-                status = await receiver.store_and_start(client, job)
-                if status == Status.OK:
-                    result.sent.append(job.job_id)
-                else:
-                    result.refused[job.job_id] = status.name
+            await self._send(client, receiver, jobs, result)
         except PlantwinError as exc:
             result.run_id = self.record(
                 target, status="failed", clearance=clearance, message=str(exc),
@@ -266,8 +269,47 @@ class DispatchService:
         result.run_id = self.record(
             target, status="ok" if result.ok else "partial", clearance=clearance,
             sent=result.sent, refused=result.refused,
+            extra={"updated": result.updated, "revoked": result.revoked, "kept": len(result.kept)},
         )  # fmt: skip
         return result
+
+    @staticmethod
+    async def _send(
+        client: Client, receiver: JobOrderClient, jobs: list[Job], result: DispatchResult
+    ) -> None:
+        """A revised plan meets the job orders already on the receiver: new ones StoreAndStart,
+        changed ones not yet started Update (then Start if they had been revoked), those of the
+        earlier plan that this one drops RevokeStart; started or finished ones are left alone."""
+        current = await receiver.job_list(client)
+        wanted = {j.job_id for j in jobs}
+
+        def note(job_id: str, status: Status, into: list[str]) -> bool:
+            if status == Status.OK:
+                into.append(job_id)
+                return True
+            result.refused[job_id] = status.name
+            return False
+
+        for job in jobs:
+            have = current.get(job.job_id)
+            if have is None:
+                note(job.job_id, await receiver.store_and_start(client, job), result.sent)
+                continue
+            state, old = have
+            if state not in {s.value for s in NOT_STARTED} or old == job:
+                if state == JobState.NOT_ALLOWED_TO_START.value:  # revoked earlier, wanted again
+                    note(job.job_id, await receiver.start(client, job.job_id), result.updated)
+                else:
+                    result.kept.append(job.job_id)
+                continue
+            updated = note(job.job_id, await receiver.update(client, job), result.updated)
+            if updated and state == JobState.NOT_ALLOWED_TO_START.value:
+                status = await receiver.start(client, job.job_id)
+                if status != Status.OK:
+                    result.refused[job.job_id] = status.name
+        for job_id, (state, _old) in current.items():
+            if job_id not in wanted and state == JobState.ALLOWED_TO_START.value:
+                note(job_id, await receiver.revoke_start(client, job_id), result.revoked)
 
     def record(
         self,

@@ -310,14 +310,29 @@ class JobBook:
             self.states[job_id] = JobState.ENDED
 
     def to_json(self) -> str:
-        """The JobOrderList value."""
-        return json.dumps([{"JobOrderID": j, "State": s.value} for j, s in self.states.items()])
+        """The JobOrderList value: per job order its id, state and the job order itself (as the
+        spec's ISA95JobOrderAndStateDataType carries both)."""
+        return json.dumps(
+            [
+                {"JobOrderID": j, "State": s.value, "JobOrder": asdict(self.jobs[j])}
+                for j, s in self.states.items()
+            ]
+        )
 
 
 def job_list_from_json(text: str | None) -> dict[str, str]:
     """Job id -> state name from a JobOrderList value (an empty list for None or '')."""
     data = json.loads(text or "[]")
     return {str(d["JobOrderID"]): str(d["State"]) for d in data}
+
+
+def job_orders_from_list(text: str | None) -> dict[str, tuple[str, Job | None]]:
+    """Job id -> (state, job order) from a JobOrderList value (None where the list omits the order)."""
+    out: dict[str, tuple[str, Job | None]] = {}
+    for d in json.loads(text or "[]"):
+        job = d.get("JobOrder")
+        out[str(d["JobOrderID"])] = (str(d["State"]), job_from_json(json.dumps(job)) if job else None)
+    return out
 
 
 class JobOrderClient:
@@ -431,6 +446,19 @@ class JobOrderClient:
 
     async def clear(self, client: Client, job_id: str) -> Status:
         return await self.call(client, Method.CLEAR, job_id)
+
+    async def job_list(self, client: Client) -> dict[str, tuple[str, Job | None]]:
+        """Job id -> (state, job order) as the receiver lists them.
+
+        Raises:
+            SyncError: no receiver, or the list cannot be read.
+        """
+        nodes = await self._resolve(client)
+        try:
+            dv = await client.get_node(nodes[JOB_LIST]).read_data_value()
+        except ua.UaError as exc:
+            raise SyncError(f"{JOB_LIST}: {exc}") from exc
+        return job_orders_from_list(dv.Value.Value)
 
     async def job_states(self, client: Client, epoch: Any = None) -> tuple[dict[str, str], float | None]:
         """Job id -> state as the receiver lists it, and the list's source time in plant seconds

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from sync.client import SyncClient
-from sync.jobresponses import JobResponseError
 from sync.joborders import Job, JobControlError, JobOrderClient, JobState, Method, Status
+from sync.jobresponses import JobResponseError
 from sync.livestate import LiveView
 from sync.virtual.server import VirtualPlant
 from twin.loader import plant_from_text
@@ -64,7 +64,7 @@ async def test_job_control_on_the_floor(plant: Plant, shelf: Path) -> None:
         ua_client = client.ua_client
         state = vp.jobs.states
 
-        def response(job_id: str):  # noqa: ANN202
+        def response(job_id: str):
             return view.responses.responses.get(job_id)
 
         # Store -> NotAllowedToStart; nothing runs; Pause/RevokeStart refused there
@@ -146,3 +146,37 @@ async def test_job_control_on_the_floor(plant: Plant, shelf: Path) -> None:
         assert await view.responses.by_id_and_state(ua_client, "B/0", ["Running"]) == []
         with pytest.raises(JobResponseError, match="UNKNOWN_JOB_ORDER"):
             await view.responses.by_id(ua_client, "nope")
+
+
+async def test_a_revised_plan_updates_and_revokes_what_has_not_started(plant: Plant, shelf: Path) -> None:
+    from sync.dispatch import DispatchResult, DispatchService
+
+    jobs = JobOrderClient.for_plant(plant)
+    async with (
+        VirtualPlant(plant, port=0, speed=150, seed=1, shelf=shelf) as vp,
+        SyncClient(plant, vp.endpoint) as client,
+    ):
+        first = DispatchResult("plan-1", "v1")
+        await DispatchService._send(client.ua_client, jobs, [_job("A"), _job("B"), _job("C")], first)
+        assert first.sent == ["A/0", "B/0", "C/0"]
+        await _until(lambda: vp.jobs.states["A/0"] == JobState.RUNNING, 5, "A running, B and C behind it")
+        second = DispatchResult("plan-2", "v2")
+        revised = [_job("A"), _job("B", machine=1), _job("D")]  # B moves, C is dropped, D is new
+        await DispatchService._send(client.ua_client, jobs, revised, second)
+        assert (second.sent, second.updated, second.revoked, second.kept) == (
+            ["D/0"],
+            ["B/0"],
+            ["C/0"],
+            ["A/0"],
+        )
+        assert vp.jobs.states["C/0"] == JobState.NOT_ALLOWED_TO_START
+        assert vp.jobs.jobs["B/0"].machine == 1
+        await _until(lambda: vp.jobs.states["B/0"] == JobState.RUNNING, 5, "B started on the free machine")
+        # C stays held: revoked work is not started by the floor
+        await asyncio.sleep(0.5)
+        assert vp.jobs.states["C/0"] == JobState.NOT_ALLOWED_TO_START
+        # the same plan again changes nothing but C, which it wants again
+        third = DispatchResult("plan-3", "v3")
+        await DispatchService._send(client.ua_client, jobs, [*revised, _job("C")], third)
+        assert third.sent == [] and third.updated == ["C/0"] and not third.refused
+        assert vp.jobs.states["C/0"] == JobState.ALLOWED_TO_START
