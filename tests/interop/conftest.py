@@ -51,7 +51,8 @@ class MachineServer:
         while f"READY {self.port}" not in self.log.read_text():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.kill()
-                raise RuntimeError(f"node-opcua server did not start; its log:\n{self.log.read_text()[-2000:]}")
+                tail = self.log.read_text()[-2000:]
+                raise RuntimeError(f"node-opcua server did not start; its log:\n{tail}")
             time.sleep(0.05)
 
     def kill(self) -> None:

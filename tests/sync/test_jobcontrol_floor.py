@@ -93,7 +93,7 @@ async def test_job_control_on_the_floor(plant: Plant, shelf: Path) -> None:
         # Stop -> Ended with what was made; the lot goes on short
         await jobs.command(ua_client, Method.STOP, "A/0")
         assert state["A/0"] == JobState.ENDED
-        await _until(lambda: (r := response("A/0")).end is not None, 5, "A's operation ended")
+        await _until(lambda: response("A/0").end is not None, 5, "A's operation ended")
         made = response("A/0").good
         assert 0 < made < 40
         await _until(lambda: vp.floor.model.orders["A"].good == made, 10, "A packed short, all it has")
@@ -115,7 +115,7 @@ async def test_job_control_on_the_floor(plant: Plant, shelf: Path) -> None:
         await _until(
             lambda: response("B/0") is not None and response("B/0").machine == 1, 5, "B on machine 1"
         )
-        with pytest.raises(JobControlError, match="Cancel B/0.*INVALID_STATE"):
+        with pytest.raises(JobControlError, match=r"Cancel B/0.*INVALID_STATE"):
             await jobs.command(ua_client, Method.CANCEL, "B/0")  # too late: it runs
         await jobs.command(ua_client, Method.ABORT, "B/0")
         assert state["B/0"] == JobState.ABORTED
