@@ -14,12 +14,10 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from asyncua import ua
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rich.console import Console
 
@@ -29,11 +27,12 @@ from plantwin.workers import process_pool
 from sim import check
 from sync.client import SyncClient
 from sync.dispatch import DispatchService, Target, target_of_run
-from sync.joborders import JobOrderClient, job_key
+from sync.joborders import JobOrderClient
+from sync.livestate import LiveView
 from sync.security import Credentials, Security
-from twin.errors import InputError, Issue, PlantwinError, SyncError
+from twin.errors import InputError, Issue, PlantwinError
 from twin.history import HistoryStore
-from twin.live import LiveState, OperationProgress
+from twin.live import LiveState
 from twin.loader import pydantic_issues
 from twin.orders import Order
 from twin.plant import Plant
@@ -64,29 +63,6 @@ def parse_seconds(text: str, option: str = "--duration") -> float:
 def plant_clock(plant: Plant, t: float) -> str:
     """Plant seconds as local plant time, e.g. 'Mon 06:42'."""
     return (plant.epoch + timedelta(seconds=t)).strftime("%a %H:%M")
-
-
-def live_from_jobs(
-    live: LiveState,
-    states: dict[str, str],
-    where: dict[tuple[str, int], tuple[str, int]],
-    started: dict[str, float],
-) -> LiveState:
-    """`live` plus the job receiver's view: jobs 'ORDER/op' Ended are completed, Running ones in
-    progress on their (station, machine) from `where`, started when first seen running (kept in
-    `started`); units done are unknown and taken as 0."""
-    completed, running = set(), []
-    for job_id, state in states.items():
-        key = job_key(job_id)
-        if key is None:
-            continue
-        if state == "Ended":
-            completed.add(key)
-        elif state == "Running" and key in where:
-            t0 = started.setdefault(job_id, live.time)
-            station, machine = where[key]
-            running.append(OperationProgress(key[0], key[1], station, machine, t0))
-    return replace(live, in_progress=tuple(running), completed=frozenset(completed))
 
 
 class _Strict(BaseModel):
@@ -257,15 +233,16 @@ class Service:
         self.rechecks = 0
         self._executor: cf.Executor | None = None
         self._receiver = JobOrderClient.for_plant(plant, comment="plantwin serve")
+        self.view = LiveView(plant)
+        """What the floor publishes (station tags, job responses, stock): the only live state."""
         self.dispatcher = DispatchService(store, started_by=started_by(COMMAND))
-        self._started: dict[str, float] = {}
 
     def say(self, text: str, style: str = "") -> None:
         now = plant_clock(self.plant, self.client.live.time) if self.client is not None else "--- --:--"
         self.console.print(f"[dim]{now}[/] [{style or 'default'}]{text}[/]", soft_wrap=True)
 
     def live(self) -> Any:
-        return self.client.live if self.client is not None else None
+        return self.view.build(self.client.live) if self.client is not None else None
 
     async def run(self, duration: float | None = None) -> dict[str, Any]:
         sec, credentials = security_of(self.cfg.opcua)
@@ -278,7 +255,12 @@ class Service:
         )
         self._executor = process_pool(2)
         self.client = SyncClient(
-            self.plant, self.cfg.opcua.endpoint, sink=self.store, security=sec, credentials=credentials
+            self.plant,
+            self.cfg.opcua.endpoint,
+            sink=self.store,
+            security=sec,
+            credentials=credentials,
+            watchers=self.view.watchers,
         )
         status = "failed"
         try:
@@ -316,7 +298,7 @@ class Service:
     async def plan_now(self, *, dispatch: bool = False) -> str | None:
         """Plan the order book from the live state (until accepted), record it; dispatch if asked."""
         assert self.client is not None and self.book
-        live = self.client.live
+        live = self.view.build(self.client.live)
         cfg = Planning(
             replications=self.cfg.replications,
             policy=self.cfg.acceptance,
@@ -402,17 +384,11 @@ class Service:
         return alerts
 
     async def _live_with_jobs(self, schedule: Schedule) -> LiveState:
-        """The live state with completed and running work from the floor's job order list, so the
-        re-check simulates only what is left; the plain live state if the floor has no receiver."""
+        """The live state from what the floor publishes (`sync.livestate`): completed, running
+        (with units done) and queued work from the job responses, so the re-check simulates only
+        what is left."""
         assert self.client is not None
-        live = self.client.live
-        try:
-            states, _ = await self._receiver.job_states(self.client.ua_client)
-        except (SyncError, ua.UaError) as exc:
-            self.say(f"re-check without job states (no job order list: {exc}): simulating all planned work")
-            return live
-        where = {op.key: (op.station, op.machine) for op in schedule.operations}
-        return live_from_jobs(live, states, where, self._started)
+        return self.view.build(self.client.live)
 
     async def _recheck_loop(self) -> None:
         while True:

@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 
 from asyncua import Client
 
-from plantwin.service import live_from_jobs
 from sync.dispatch import Clearance
 from sync.joborders import Job, JobOrderClient, Status, job_orders
 from sync.virtual.server import VirtualPlant
 from twin.errors import DispatchRefused
-from twin.live import LiveState
 from twin.orders import Order, book_hash
 from twin.plant import Plant
 from twin.schedule import Schedule
@@ -132,9 +130,3 @@ class ReleaseWindow:
             self.released[order_id] = sent
             out.append(order_id)
         return out
-
-    async def live_with_jobs(self, client: Client, live: LiveState) -> LiveState:
-        """The sync client's live state plus what the job receiver says (see `live_from_jobs`)."""
-        states, _ = await self.receiver.job_states(client)
-        where = {k: (j.station, j.machine) for k, j in self._jobs.items()}
-        return live_from_jobs(live, states, where, self._started)

@@ -42,6 +42,7 @@ from sim import replicate
 from sync.client import SyncClient
 from sync.dispatch import DispatchService, Target, target_of_run
 from sync.joborders import JobOrderClient
+from sync.livestate import LiveView
 from sync.tracker import LiveTracker
 from twin.errors import DispatchRefused, PlantwinError
 from twin.history import HistoryStore
@@ -89,6 +90,8 @@ class Demo:
         self.stop = asyncio.Event()
         self.vp: HeldVirtualPlant | None = None
         self.client: SyncClient | None = None
+        self.view = LiveView(plant)
+        """What the floor publishes over OPC UA: the demo's only live state (besides its clock)."""
         self.window: ReleaseWindow | None = None
         self.run_id: str | None = None
         self.start_counts: dict[str, tuple[int, int]] = {}
@@ -101,12 +104,12 @@ class Demo:
 
     # ---- output ----
     def say(self, text: str, style: str = "") -> None:
-        now = plant_clock(self.plant, self.vp.env.now) if self.vp and self.vp.env else "--- --:--"
+        now = plant_clock(self.plant, self.vp.now) if self.vp and self.vp.env else "--- --:--"
         line = f"[dim]{now}[/] {text}" if not style else f"[dim]{now}[/] [{style}]{text}[/]"
         self.console.print(line, soft_wrap=True)
 
     def live(self) -> LiveState | None:
-        return self.client.live if self.client is not None else None
+        return self.view.build(self.client.live) if self.client is not None else None
 
     # ---- the run ----
     async def run(self, on_ready: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -153,6 +156,7 @@ class Demo:
                 self.vp.endpoint,
                 sink=self.store,
                 tracker=LiveTracker(self.plant, baselines=baselines),
+                watchers=self.view.watchers,
             )
             await self.client.connect()
             how = "resumed from its retentive state" if resumed else "started fresh"
@@ -201,7 +205,7 @@ class Demo:
             )
             self.vp.release_clock()
             return
-        live = replace(self.client.live, time=self.vp.env.now)
+        live = replace(self.view.build(self.client.live), time=self.vp.now)  # the demo's plant clock
         self.say(f"order book received: {len(self.book)} orders; planning (CP-SAT, weighted tardiness)")
         loop = await asyncio.to_thread(plan_book, self.plant, self.book, live, self.cfg, self._executor)
         parent = self.run_id
@@ -285,7 +289,7 @@ class Demo:
 
     async def _release(self) -> None:
         assert self.window is not None and self.client is not None and self.vp is not None
-        out = await self.window.release_due(self.client.ua_client, self.vp.env.now)
+        out = await self.window.release_due(self.client.ua_client, self.vp.now)
         if out:
             self.say(f"released to the floor: {', '.join(out)}")
 
@@ -293,7 +297,7 @@ class Demo:
         """The scripted rush order: re-plan, check from the live state, dispatch or refuse."""
         assert self.cfg.rush is not None and self.window is not None and self.client is not None
         assert self.vp is not None and self.state.schedule is not None
-        spec, now = self.cfg.rush, self.vp.env.now
+        spec, now = self.cfg.rush, self.vp.now
         rush = Order(
             spec.order_id, spec.product, spec.quantity, release=now, due=now + spec.due_in, weight=1.0
         )
@@ -302,7 +306,7 @@ class Demo:
             "; re-planning",
             "bold magenta",
         )
-        live = await self.window.live_with_jobs(self.client.ua_client, replace(self.client.live, time=now))
+        live = replace(self.view.build(self.client.live), time=now)
         out: RushOutcome = await asyncio.to_thread(
             plan_rush,
             self.plant,
@@ -444,7 +448,7 @@ class Demo:
         await self.client.disconnect()  # flushes every buffered value and event
         synced = self._sync_parts()
         kpis = {
-            "plant_time_end": self.vp.env.now if self.vp.env else None,
+            "plant_time_end": self.vp.now if self.vp.env else None,
             "floor_produced": floor[0],
             "floor_scrapped": floor[1],
             "sync_produced": synced[0],

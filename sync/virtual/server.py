@@ -145,6 +145,11 @@ class VirtualPlant:
         self.ns = 0
 
     @property
+    def now(self) -> float:
+        """The plant clock: seconds from the plant's epoch (the demo's clock; 0 before start)."""
+        return float(self.env.now) if self.env is not None else 0.0
+
+    @property
     def endpoint(self) -> str:
         return f"opc.tcp://{self.host}:{self.port}"
 

@@ -18,13 +18,12 @@ from typer.testing import CliRunner
 from plantwin.cli import app
 from plantwin.demo.config import HIGH_SPEED, parse_seconds, parse_speed
 from plantwin.demo.continuity import carried_over, order_from_dict, order_to_dict, start_fresh, state_dir
-from plantwin.demo.floor import ReleaseWindow, live_from_jobs
+from plantwin.demo.floor import ReleaseWindow
 from plantwin.demo.performance import production_performance
 from plantwin.service import alerts_of, load_serve_config
 from sync.joborders import JobOrderClient
 from twin.errors import DispatchRefused, InputError
 from twin.history import HistoryStore
-from twin.live import LiveState
 from twin.orders import Order
 from twin.plant import Plant
 from twin.schedule import Schedule, ScheduledOperation
@@ -50,21 +49,6 @@ def test_bad_speed_is_a_user_error_not_a_traceback() -> None:
     res = CliRunner().invoke(app, ["demo", "--speed", "warp", "--no-browser"])
     assert res.exit_code == 2
     assert "plantwin: error: --speed" in res.output
-
-
-def test_live_state_from_job_order_states() -> None:
-    live = LiveState(time=500.0)
-    states = {"A/0": "Ended", "A/1": "Running", "B/0": "AllowedToStart", "odd": "Ended"}
-    where = {("A", 0): ("saw", 0), ("A", 1): ("cnc1", 0), ("B", 0): ("saw", 1)}
-    started: dict[str, float] = {}
-    out = live_from_jobs(live, states, where, started)
-    assert out.completed == frozenset({("A", 0)})
-    assert [(p.order_id, p.op_index, p.station, p.machine, p.started) for p in out.in_progress] == [
-        ("A", 1, "cnc1", 0, 500.0)
-    ]
-    # seen running again later: it started when first seen
-    later = live_from_jobs(LiveState(time=900.0), states, where, started)
-    assert later.in_progress[0].started == 500.0
 
 
 def _verdict(schedule: Schedule, accepted: bool, odds: dict[str, float]) -> Verdict:
