@@ -233,7 +233,7 @@ class Service:
         self.rechecks = 0
         self._executor: cf.Executor | None = None
         self._receiver = JobOrderClient.for_plant(plant, comment="plantwin serve")
-        self.view = LiveView(plant)
+        self.view = LiveView(plant, history=store)
         """What the floor publishes (station tags, job responses, stock): the only live state."""
         self.dispatcher = DispatchService(store, started_by=started_by(COMMAND))
 

@@ -29,7 +29,8 @@ from asyncua import Client, ua
 from sync.joborders import ACTIVE, JobState
 from sync.jobresponses import RESULTS, JobResponse, JobResponseWatcher
 from sync.noderefs import resolve_ref
-from twin.errors import SyncError
+from twin.errors import HistoryError, SyncError
+from twin.history.jobresponses import add_job_responses, response_row
 from twin.live import LiveState, OperationProgress, QueuedLot
 from twin.plant import Plant
 from twin.states import MachineState
@@ -125,6 +126,16 @@ class LiveView:
             plant.opcua.namespace_uri, path, epoch=plant.epoch, on_change=on_responses
         )
         self.stock = StockWatcher(plant)
+
+    def _changed(self, changed: list[JobResponse]) -> None:
+        if self._history is not None:
+            t = self.responses.time or 0.0
+            try:
+                add_job_responses(self._history, [response_row(t, r) for r in changed])
+            except HistoryError as exc:
+                log.warning("job responses not recorded: %s", exc)
+        if self._on_responses is not None:
+            self._on_responses(changed)
 
     @property
     def watchers(self) -> tuple[JobResponseWatcher, StockWatcher]:

@@ -13,6 +13,7 @@ import typer
 
 from plantwin.common import emit_json, err_console, open_plant, report_errors
 from sync.client import SyncClient, SyncStatus
+from sync.livestate import LiveView
 from sync.security import Credentials, Security
 from twin.errors import InputError, Issue
 from twin.history.store import HistoryStore
@@ -73,7 +74,10 @@ async def _run(
     run_id = None
     if store is not None:
         run_id = store.record_run("sync", started_by="sync", plant=model, params={"endpoint": endpoint})
-    client = SyncClient(model, endpoint, sink=store, security=sec, credentials=credentials)
+    view = LiveView(model, history=store)  # job responses and stock beside the station tags
+    client = SyncClient(
+        model, endpoint, sink=store, security=sec, credentials=credentials, watchers=view.watchers
+    )
     await client.connect()
     out: dict[str, Any] = {"endpoint": endpoint, "run_id": run_id}
     try:

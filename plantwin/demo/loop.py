@@ -90,7 +90,7 @@ class Demo:
         self.stop = asyncio.Event()
         self.vp: HeldVirtualPlant | None = None
         self.client: SyncClient | None = None
-        self.view = LiveView(plant)
+        self.view = LiveView(plant, history=store)
         """What the floor publishes over OPC UA: the demo's only live state (besides its clock)."""
         self.window: ReleaseWindow | None = None
         self.run_id: str | None = None

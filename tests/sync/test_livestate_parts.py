@@ -65,3 +65,23 @@ def test_job_response_json_round_trips_and_names_a_bad_entry() -> None:
         responses_from_json(
             '[{"JobOrderID": "x", "JobState": "Ended", "OrderID": "x", "OperationIndex": 0}, {}]'
         )
+
+
+def test_job_responses_are_recorded_and_the_latest_found(tmp_path) -> None:
+    from twin.history import HistoryStore
+    from twin.history.jobresponses import add_job_responses, latest_job_responses, response_row
+
+    plant, _ = plant_from_text(PLANT, "parts.yaml")
+    first = JobResponse("A/0", "Running", "A", 0, "cut", "saw", 0, planned=5, good=2, start=plant.epoch)
+    later = JobResponse("A/0", "Ended", "A", 0, "cut", "saw", 0, planned=5, good=5, start=plant.epoch,
+                        end=plant.epoch + timedelta(seconds=50), consumed={"blank": 5.0})  # fmt: skip
+    other = JobResponse("B/0", "AllowedToStart", "B", 0, "cut", "saw", waiting_at="saw", planned=3)
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        assert add_job_responses(store, [response_row(10.0, first), response_row(10.0, other)]) == 2
+        assert add_job_responses(store, [response_row(50.0, later)]) == 1
+    with HistoryStore(tmp_path / "h.duckdb", read_only=True) as store:
+        latest = latest_job_responses(store)
+    assert list(latest["job_id"]) == ["A/0", "B/0"]
+    a = latest.iloc[0]
+    assert (a["state"], a["good"], a["time"], a["consumed"]) == ("Ended", 5, 50.0, '{"blank": 5.0}')
+    assert latest.iloc[1]["waiting_at"] == "saw"
