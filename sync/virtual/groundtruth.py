@@ -25,7 +25,9 @@ def floor_state(floor: Any) -> LiveState:
     down: dict[str, float] = {}
     for st in model.stations.values():
         for m in st.machines:
-            lot = m.lot
+            lot, done = m.lot, m.done
+            if lot is None and m.start is not None:  # a warm start its machine has not taken up yet
+                lot, done = m.start
             if lot is not None and lot.kind == "main" and lot.key in started:
                 running.append(
                     OperationProgress(
@@ -34,7 +36,7 @@ def floor_state(floor: Any) -> LiveState:
                         station=st.id,
                         machine=m.index,
                         started=started[lot.key],
-                        done_units=m.done,
+                        done_units=done,
                         operation=lot.order.info[lot.op_index].id,
                     )
                 )
