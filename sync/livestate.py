@@ -23,6 +23,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Any
 
 from asyncua import Client, ua
 
@@ -118,12 +119,19 @@ class LiveView:
     """The watchers a sync client needs for a full live state, and the state built from them."""
 
     def __init__(
-        self, plant: Plant, *, on_responses: Callable[[list[JobResponse]], None] | None = None
+        self,
+        plant: Plant,
+        *,
+        history: Any | None = None,
+        on_responses: Callable[[list[JobResponse]], None] | None = None,
     ) -> None:
+        """`history`: a `HistoryStore` that gets a row per changed job response."""
         self.plant = plant
+        self._history = history
+        self._on_responses = on_responses
         path = plant.opcua.job_responses or f"{plant.site}/{RESULTS}"
         self.responses = JobResponseWatcher(
-            plant.opcua.namespace_uri, path, epoch=plant.epoch, on_change=on_responses
+            plant.opcua.namespace_uri, path, epoch=plant.epoch, on_change=self._changed
         )
         self.stock = StockWatcher(plant)
 

@@ -14,6 +14,8 @@ from sim.run import simulate
 from sync.client import SyncClient
 from sync.livestate import LiveView
 from sync.virtual.server import VirtualPlant
+from twin.history import HistoryStore
+from twin.history.jobresponses import latest_job_responses
 from twin.live import LiveState
 from twin.loader import plant_from_text
 from twin.orders import Order
@@ -75,9 +77,10 @@ async def _settle(view: LiveView, client: SyncClient, truth: LiveState, timeout:
     return live
 
 
-async def test_live_state_from_opcua_equals_the_floor(line: Plant, shelf: Path) -> None:
+async def test_live_state_from_opcua_equals_the_floor(line: Plant, shelf: Path, tmp_path: Path) -> None:
     orders = [Order(f"O{i}", "P", 6 + i % 4, release=120.0 * i) for i in range(12)]
-    view = LiveView(line)
+    store = HistoryStore(tmp_path / "h.duckdb")
+    view = LiveView(line, history=store)
     moments = []
     async with (
         VirtualPlant(line, port=0, speed=900, seed=5, feed=orders, shelf=shelf) as vp,
@@ -90,6 +93,12 @@ async def test_live_state_from_opcua_equals_the_floor(line: Plant, shelf: Path) 
             live = await _settle(view, client, truth, 10.0)
             moments.append((truth, live))
             vp.unfreeze()
+    # the history holds the latest response of every job order the floor reported
+    latest = latest_job_responses(store)
+    store.close()
+    assert set(latest["job_id"]) == set(view.responses.responses)
+    ended = set(latest[latest["state"] == "Ended"]["job_id"])
+    assert ended == {f"{o}/{k}" for o, k in view.build(client.live).completed}
     seen_running = seen_queued = seen_done = 0
     for truth, live in moments:
         assert _ops(live) == _ops(truth)
