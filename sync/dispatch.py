@@ -194,9 +194,9 @@ def check_clearance(store: HistoryStore, target: Target) -> Clearance:
             reason="other_orders",
             runs=ids,
         )
-    held = bool(schedule_runs(store, schedule_hash=digest, limit=1))
+    held = any(r.kind != "dispatch" for r in schedule_runs(store, schedule_hash=digest, limit=50))
     before = latest_verdict_for(store, plant_hash, orders_hash) if target.orders and not held else None
-    if before is not None:  # a schedule no run made, with the book of one that was checked: edited
+    if before is not None:  # a schedule no run made or checked, with the book of one checked: edited
         raise DispatchRefused(
             f"{what} has no verdict: it changed since verdict {before.run_id}, which judged schedule "
             f"{short(before.verdict.schedule_hash)} for this plant and order book; check it again",
