@@ -43,7 +43,7 @@ def floor_state(floor: Any) -> LiveState:
             if m.state == MachineState.ABORTED.value:
                 down[m.id] = m.since
     busy = {(p.order_id, p.op_index) for p in running}
-    done = {(row[0], int(row[1])) for row in model.op_rows} | set(floor.completed_before)
+    done = floor.completed_ops | set(floor.completed_before)
     queued = []
     for order_id, op_index, station in waiting_lots(model, busy):
         os_ = model.orders[order_id]

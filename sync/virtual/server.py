@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +58,10 @@ from twin.plant import Plant
 log = logging.getLogger(__name__)
 
 APPLICATION_URI = "urn:plantwin:virtual-plant"
+RESPONSES_EVERY = 0.1
+"""Wall seconds between two publications of the job response list (it is rebuilt whole)."""
+FLOOR_EVERY = 0.5
+"""Wall seconds between two saves of the floor state (counters are saved before every publish)."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,8 @@ class VirtualPlant:
         self.receiver: JobReceiver | None = None
         self.responses: ResponseLedger | None = None
         self._saved: dict[str, Any] = {}
-        self._responses_seen: Any = None
+        self._responses_seen: Any = (None, None)
+        self._floor_saved: tuple[float, str] = (-math.inf, "")
         self._stock_nodes: dict[str, ua.NodeId] = {}
         self._frozen = False
         self._stock_seen: dict[str, float] = {}
@@ -196,7 +202,7 @@ class VirtualPlant:
             except asyncio.CancelledError:
                 log.debug("virtual plant runner stopped")
             self._runner = None
-        self._save()
+        self._save(full=True)
         await self.server.stop()
 
     async def _build_server(self) -> None:
@@ -413,7 +419,7 @@ class VirtualPlant:
         loop = asyncio.get_running_loop()
         wall0, sim0 = loop.time(), self.env.now
         jobs_seen = ""
-        saved = wall0
+        saved = published = wall0
         while True:
             if self._frozen:
                 wall0, sim0 = loop.time(), self.env.now  # the clock stands; it goes on from here
@@ -433,8 +439,10 @@ class VirtualPlant:
                 await self._publish_jobs()
             assert self.responses is not None
             version = (self.responses.version, text)
-            if version != self._responses_seen:
-                self._responses_seen = version
+            # at most every RESPONSES_EVERY s (the whole list is rebuilt), at once for the receiver
+            due = loop.time() - published >= RESPONSES_EVERY or version[1] != self._responses_seen[1]
+            if version != self._responses_seen and due:
+                self._responses_seen, published = version, loop.time()
                 await self.publish_responses()
             await asyncio.sleep(self.tick)
 
@@ -491,23 +499,31 @@ class VirtualPlant:
         assert self.floor is not None
         return floor_state(self.floor)
 
-    def _save(self) -> None:
+    def _save(self, *, full: bool = False) -> None:
+        """Counters and clock every time; the floor state and job responses (a larger document)
+        at most every FLOOR_EVERY seconds of wall time, and always with `full` (on stop)."""
         if self._state_path is None or self.floor is None or self.env is None:
             return
-        truth = floor_state(self.floor)
-        floor = live_to_json(
-            truth,
-            self.plant.epoch,
-            plant=self.plant.name,
-            plant_hash=self._plant_hash,
-            captured_at=datetime.now(UTC),
-        )
+        wall = time.monotonic()
+        at, floor_text = self._floor_saved
+        if full or wall - at >= FLOOR_EVERY:
+            floor = live_to_json(
+                floor_state(self.floor),
+                self.plant.epoch,
+                plant=self.plant.name,
+                plant_hash=self._plant_hash,
+                captured_at=datetime.now(UTC),
+            )
+            responses = self.responses.to_state() if self.responses is not None else []
+            floor_text = json.dumps({"floor": json.dumps(floor), "responses": responses})
+            self._floor_saved = (wall, floor_text)
         data = {
             "time": self.env.now,
             "counts": {s: [self.floor.good[s], self.floor.reject[s]] for s in self.floor.good},
-            "floor": json.dumps(floor),
-            "responses": self.responses.to_state() if self.responses is not None else [],
         }
+        text = json.dumps(data)
+        if floor_text:  # splice the cached object's members in rather than encode them again
+            text = f"{text[:-1]}, {floor_text[1:]}"
         tmp = self._state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
+        tmp.write_text(text)
         os.replace(tmp, self._state_path)

@@ -104,6 +104,8 @@ class SimFloor:
             {p_.key: p_.started for p_ in resume.in_progress} if resume else {}
         )
         """(order, op_index) -> start time of the operations under way on a machine."""
+        self.completed_ops: set[tuple[str, int]] = set()
+        """Operations this floor has finished (kept as they end: the ground truth reads it)."""
         live = LiveState(
             time=env.now,
             stations={
@@ -237,10 +239,14 @@ class SimFloor:
             "quantity": 0,
         }
         if kind == "operation_start":
-            self.started.setdefault((rec["order_id"], int(rec["op_index"])), float(rec["time"]))
+            key = (rec["order_id"], int(rec["op_index"]))
+            self.started.setdefault(key, float(rec["time"]))
+            self.completed_ops.discard(key)
             self._observer({**base, "kind": "order_started"})
         elif kind == "operation_end":
-            self.started.pop((rec["order_id"], int(rec["op_index"])), None)
+            key = (rec["order_id"], int(rec["op_index"]))
+            self.started.pop(key, None)
+            self.completed_ops.add(key)
             self._observer({**base, "kind": "order_finished"})
         else:
             good, reject = int(rec["good_count"]), int(rec["reject_count"])
