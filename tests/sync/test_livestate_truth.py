@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from planner.solver import dispatch_schedule
+from sim.check import check
 from sim.run import simulate
 from sync.client import SyncClient
 from sync.livestate import LiveView
@@ -78,7 +80,7 @@ async def _settle(view: LiveView, client: SyncClient, truth: LiveState, timeout:
 
 
 async def test_live_state_from_opcua_equals_the_floor(line: Plant, shelf: Path, tmp_path: Path) -> None:
-    orders = [Order(f"O{i}", "P", 6 + i % 4, release=120.0 * i) for i in range(12)]
+    orders = [Order(f"O{i}", "P", 6 + i % 4, release=120.0 * i, due=3000.0 + 400.0 * i) for i in range(12)]
     store = HistoryStore(tmp_path / "h.duckdb")
     view = LiveView(line, history=store)
     moments = []
@@ -116,3 +118,10 @@ async def test_live_state_from_opcua_equals_the_floor(line: Plant, shelf: Path, 
     b = simulate(line, orders, live=live, seed=11)
     assert a.orders.equals(b.orders)
     assert a.operations.equals(b.operations)
+    # and a schedule of what is left, planned and checked from either, gets the same verdict
+    plan = dispatch_schedule(line, orders, rule="EDD", live=truth)
+    assert plan == dispatch_schedule(line, orders, rule="EDD", live=live)
+    v_truth = check(line, orders, plan, replications=4, seed=3, live=truth)
+    v_live = check(line, orders, plan, replications=4, seed=3, live=live)
+    assert v_truth.orders == v_live.orders and v_truth.makespans == v_live.makespans
+    assert v_truth.accepted == v_live.accepted
