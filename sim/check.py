@@ -7,8 +7,8 @@ import math
 from collections.abc import Sequence
 
 from sim.run import Progress, Replications, replicate
-from twin.live import LiveState
 from twin.fit import misfit_summary, misfits
+from twin.live import LiveState
 from twin.orders import Order, book_hash
 from twin.plant import Plant
 from twin.schedule import Schedule
