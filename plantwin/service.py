@@ -348,6 +348,7 @@ class Service:
             self.say("re-check: no dispatched schedule yet")
             return None
         dispatch_run, schedule, orders = found
+        plan_run = self.store.get_run(dispatch_run).get("parent") or dispatch_run  # for the reader
         live = await self._live_with_jobs(schedule)
         verdict = await asyncio.to_thread(
             check,
@@ -368,19 +369,24 @@ class Service:
             orders=orders,
             verdict=verdict,
             schedule=schedule,
-            parent=dispatch_run,
-            params={"purpose": "recheck", "live_time": live.time, "alerts": alerts},
+            parent=plan_run,
+            params={
+                "purpose": "recheck",
+                "dispatch_run": dispatch_run,
+                "live_time": live.time,
+                "alerts": alerts,
+            },
         )
         self.rechecks += 1
         for a in alerts:
             self.alerts.append(a)
             self.say(
                 f"ALERT {a['order_id']}: simulated on-time probability {a['on_time_probability']:.0%} "
-                f"< policy {self.cfg.policy.min_on_time:.0%} (dispatch {dispatch_run})",
+                f"< policy {self.cfg.policy.min_on_time:.0%} (plan {plan_run})",
                 "bold red",
             )
         if not alerts:
-            self.say(f"re-check of {dispatch_run}: every order at or above {self.cfg.policy.min_on_time:.0%}")
+            self.say(f"re-check of {plan_run}: every order at or above {self.cfg.policy.min_on_time:.0%}")
         return alerts
 
     async def _live_with_jobs(self, schedule: Schedule) -> LiveState:

@@ -160,6 +160,8 @@ def simulate_cmd(
             "accepted": verdict.accepted,
             "reasons": list(verdict.reasons),
             "min_on_time": min_on_time,
+            "plant_hash": verdict.plant_hash,
+            "orders_hash": verdict.orders_hash,
         }
     with open_history(db, not no_history) as store:
         params = {"basis": payload["basis"], "until": horizon, "replications": reps.n, "seed": seed}

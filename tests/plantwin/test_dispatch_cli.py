@@ -186,6 +186,13 @@ def test_a_schedule_of_another_plant_is_not_simulated(tmp_path: Path) -> None:
     assert code == 2 and "ACCEPTED" not in out
     assert "does not fit plant 'jobshop3x3'" in out and "station 'saw' is not in plant" in out
     assert "is not in the order book" in out
+    # nor judged as the given baseline of a what-if on that plant
+    (tmp_path / "given.yaml").write_text(
+        f"name: given\nbase: {{plant: {PLANT}, schedule: {demo_plan}}}\n"
+        "changes:\n  - {type: move_due, order: J0, later: 10}\n"
+    )
+    code, out = cli("whatif", str(tmp_path / "given.yaml"), "--db", str(db))
+    assert code == 2 and "base.schedule" in out and "does not fit plant 'jobshop3x3'" in out, out
     assert not db.exists() or HistoryStore(db, read_only=True).list_runs(kind="verdict").empty
 
 

@@ -13,14 +13,15 @@ import pytest
 from asyncua import ua
 
 from sync.client import SyncClient
-from sync.dispatch import Dispatcher
+from sync.dispatch import DispatchService, Target
 from sync.joborders import Job, JobState
 from sync.sink import MemorySink
 from sync.virtual.server import VirtualPlant
 from twin.errors import DispatchRefused, SyncError
 from twin.history.store import HistoryStore
+from twin.history.verdicts import record_verdict
 from twin.loader import plant_from_text
-from twin.orders import Order
+from twin.orders import Order, book_hash
 from twin.plant import Plant
 from twin.schedule import Schedule, ScheduledOperation
 from twin.states import MachineState
@@ -55,18 +56,22 @@ async def test_parts_in_the_history_equal_parts_the_virtual_plant_made(
 ) -> None:
     orders = [Order(f"O{i}", "P", 40) for i in range(1, 7)]  # 240 units: about 2.5 plant hours
     plan = _plan(orders)
-    accepted = Verdict(plan.content_hash(), True, (), (), (plan.makespan,), 30, 1, AcceptancePolicy())
+    accepted = Verdict(
+        plan.content_hash(), True, (), (), (plan.makespan,), 30, 1, AcceptancePolicy(),
+        plant_hash=cell.content_hash(), orders_hash=book_hash(orders),
+    )  # fmt: skip
     with HistoryStore(tmp_path / "history.duckdb") as store:
         async with (
             VirtualPlant(cell, port=0, speed=4000, seed=3, shelf=shelf) as vp,
             SyncClient(cell, vp.endpoint, sink=store, batch_rows=200) as client,
         ):
-            dispatcher = Dispatcher(cell, recorder=store)
-            with pytest.raises(DispatchRefused, match="not for this schedule"):
-                await dispatcher.dispatch(
-                    client.ua_client, plan, Verdict("x" * 64, True, (), (), (), 0, 0, accepted.policy), orders
-                )
-            result = await dispatcher.dispatch(client.ua_client, plan, accepted, orders)
+            dispatcher = DispatchService(store, started_by="test")
+            target = Target(plan, cell, tuple(orders))
+            with pytest.raises(DispatchRefused, match="has no verdict"):
+                await dispatcher.dispatch(client.ua_client, target)  # not checked yet: nothing sent
+            assert vp.jobs.states == {}
+            record_verdict(store, accepted, plant=cell, orders=orders, started_by="test", schedule=plan)
+            result = await dispatcher.dispatch(client.ua_client, target)
             assert result.ok and len(result.sent) == 12
             assert vp.floor is not None
             await until(
@@ -105,7 +110,11 @@ async def test_parts_in_the_history_equal_parts_the_virtual_plant_made(
     assert live.stations["mill"].state in (MachineState.IDLE, MachineState.ABORTED) and not live.stale
     assert live.stations["mill"].current_order == "O6"
     assert 38.0 < live.stations["mill"].process_values["temp"] < 44.0
-    assert list(runs.itertuples(index=False, name=None)) == [("dispatch", "refused"), ("dispatch", "ok")]
+    assert list(runs.itertuples(index=False, name=None)) == [
+        ("dispatch", "refused"),
+        ("verdict", "ok"),
+        ("dispatch", "ok"),
+    ]
 
 
 async def test_bad_values_are_recorded_with_their_status(cell: Plant, shelf: Path) -> None:
