@@ -282,6 +282,7 @@ class Service:
         finally:
             if self.client is not None:
                 await self.client.disconnect()
+                self.view.flush()
             self._executor.shutdown(wait=False, cancel_futures=True)
             s = self.client.status(0.0)
             kpis = {

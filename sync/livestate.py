@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -39,6 +40,8 @@ from twin.states import MachineState
 log = logging.getLogger(__name__)
 
 DOWN_STATES = frozenset({MachineState.ABORTED})
+RECORD_EVERY = 1.0
+"""Seconds between two writes of changed job responses to the history (rows are batched)."""
 
 
 class StockWatcher:
@@ -129,6 +132,8 @@ class LiveView:
         self.plant = plant
         self._history = history
         self._on_responses = on_responses
+        self._pending: list[dict[str, Any]] = []
+        self._flushed = time.monotonic()
         path = plant.opcua.job_responses or f"{plant.site}/{RESULTS}"
         self.responses = JobResponseWatcher(
             plant.opcua.namespace_uri, path, epoch=plant.epoch, on_change=self._changed
@@ -138,12 +143,21 @@ class LiveView:
     def _changed(self, changed: list[JobResponse]) -> None:
         if self._history is not None:
             t = self.responses.time or 0.0
-            try:
-                add_job_responses(self._history, [response_row(t, r) for r in changed])
-            except HistoryError as exc:
-                log.warning("job responses not recorded: %s", exc)
+            self._pending.extend(response_row(t, r) for r in changed)
+            if time.monotonic() - self._flushed >= RECORD_EVERY:
+                self.flush()
         if self._on_responses is not None:
             self._on_responses(changed)
+
+    def flush(self) -> None:
+        """Write the job response rows waiting for the history (batched, RECORD_EVERY seconds)."""
+        rows, self._pending = self._pending, []
+        self._flushed = time.monotonic()
+        if rows and self._history is not None:
+            try:
+                add_job_responses(self._history, rows)
+            except HistoryError as exc:
+                log.warning("%d job responses not recorded: %s", len(rows), exc)
 
     @property
     def watchers(self) -> tuple[JobResponseWatcher, StockWatcher]:

@@ -90,6 +90,7 @@ async def _run(
             await task
     finally:
         await client.disconnect()
+        view.flush()
     status = client.status(0.0)
     out.update(
         {

@@ -446,6 +446,7 @@ class Demo:
                 if jobs and all(states.get(j) == "Ended" for j in jobs)
             ]
         await self.client.disconnect()  # flushes every buffered value and event
+        self.view.flush()
         synced = self._sync_parts()
         kpis = {
             "plant_time_end": self.vp.now if self.vp.env else None,

@@ -96,6 +96,7 @@ async def test_live_state_from_opcua_equals_the_floor(line: Plant, shelf: Path, 
             moments.append((truth, live))
             vp.unfreeze()
     # the history holds the latest response of every job order the floor reported
+    view.flush()
     latest = latest_job_responses(store)
     store.close()
     assert set(latest["job_id"]) == set(view.responses.responses)
