@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 BROWSER := /usr/bin/chromium
 
-.PHONY: demo test lint format bench install browser clean
+.PHONY: demo test lint format bench install browser interop clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,15 @@ browser:
 	  || echo "warning: could not install chromium; browser tests will be skipped" >&2; \
 	fi
 
+# The other OPC UA stack for the interop tests: node-opcua, exactly as the committed lock says.
+NODE_DIR := tests/interop/node
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  (cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error) && touch $@; \
+	else echo "warning: npm not found; the node-opcua interop tests will be skipped" >&2; fi
+
+interop: $(NODE_DIR)/node_modules/.installed
+
 demo: $(STAMP)
 	$(BIN)/plantwin demo $(DEMO_ARGS)
 
@@ -35,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python tests/sql_confinement.py  # no SQL outside twin/history (also a test)
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser interop lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 format: $(STAMP)

@@ -27,14 +27,15 @@ from dashboards.services import (
 from twin.errors import HistoryError, PlantwinError
 from twin.history import HistoryStore
 from twin.history.buckets import shift_windows
+from twin.history.verdicts import VerdictRecord, find_verdict
 from twin.live import LiveState
 from twin.plant import Plant
 from twin.schedule import Schedule
 from twin.tagnames import process_value_tag
-from twin.verdict import Verdict
 
 WhatIfRunner = Callable[[WhatIfRequest, Progress], WhatIfResult]
-Dispatcher = Callable[[str, Schedule], DispatchOutcome]
+Dispatcher = Callable[[str], DispatchOutcome]
+"""The dispatch service's action for a run id: looks the verdict up, gates, sends, records."""
 
 
 class HistoryServices:
@@ -43,7 +44,7 @@ class HistoryServices:
     `plant`: the plant to show (default: the latest the history holds). `live`: the live state
     from the sync client (default: rebuilt from the latest actual events, marked stale).
     `whatif`, `library`, `dispatcher`: the actions; without them the pages say they are not
-    available. A dispatch that goes through is recorded as a 'dispatch' run of the plan.
+    available. The dispatcher (the dispatch service) records every attempt.
     """
 
     def __init__(
@@ -194,9 +195,20 @@ class HistoryServices:
         out.loc[df["bucket_start"].astype(float) > last_actual, "actual"] = np.nan
         return out
 
+    def _verdict_record(self, run_id: str) -> VerdictRecord | None:
+        """The newest verdict on the run's schedule, for the plant it was made for and the run's
+        order book, found by those content hashes (whichever command checked it)."""
+        try:
+            schedule = self.store.get_schedule(run_id)
+        except HistoryError:
+            return None
+        run = self.store.get_run(run_id)
+        plant_hash = schedule.plant_hash or run.get("plant_hash") or ""
+        return find_verdict(self.store, schedule.content_hash(), plant_hash, run.get("orders_hash") or "")
+
     def _verdict_run(self, plan_run: str) -> str | None:
-        found = self.store.list_runs(kind="verdict", parent=plan_run, limit=1)
-        return None if found.empty else str(found["id"].iloc[0])
+        rec = self._verdict_record(plan_run)
+        return rec.run_id if rec is not None else None
 
     def orders_at_risk(self, plan_run: str, threshold: float) -> pd.DataFrame:
         cols = [
@@ -229,9 +241,6 @@ class HistoryServices:
         return self._whatif(request, progress)
 
     # ---- dispatch ----
-    def _verdict(self, verdict_run: str) -> Verdict:
-        return self.store.get_verdict(verdict_run)
-
     def candidates(self) -> list[Candidate]:
         out = []
         for run in self.list_runs(kind="plan", limit=20):
@@ -239,14 +248,14 @@ class HistoryServices:
                 schedule = self.store.get_schedule(run.run_id)
             except HistoryError:
                 continue
-            verdict_run = self._verdict_run(run.run_id)
-            verdict = self._verdict(verdict_run) if verdict_run else None
-            if verdict is not None and verdict.schedule_hash != schedule.content_hash():
-                verdict = None  # a verdict on another version of the plan says nothing about this one
+            rec = self._verdict_record(run.run_id)
+            verdict = rec.verdict if rec is not None else None
             out.append(Candidate(run.run_id, run.label, schedule, verdict, run.created))
         return out
 
     def dispatch(self, run_id: str) -> DispatchOutcome:
+        """Hand the plan to the dispatch service of the composition root, which looks its verdict
+        up again, gates, sends and records; the checks here only spare it a hopeless call."""
         cand = next((c for c in self.candidates() if c.run_id == run_id), None)
         if cand is None:
             return DispatchOutcome(False, f"{run_id} is not a plan in the history")
@@ -259,17 +268,7 @@ class HistoryServices:
             return DispatchOutcome(
                 False, "no dispatch target is configured (run the dashboard from plantwin serve)"
             )
-        outcome = self._dispatcher(run_id, cand.schedule)
-        if outcome.ok:
-            rec = self.store.record_run(
-                "dispatch",
-                started_by="dashboard",
-                plant=self.plant(),
-                parent=run_id,
-                params={"schedule_hash": cand.schedule.content_hash()},
-            )
-            return DispatchOutcome(True, outcome.message, rec)
-        return outcome
+        return self._dispatcher(run_id)
 
     # ---- quality ----
     def process_series(

@@ -25,7 +25,7 @@ import typer
 
 from plantwin.common import err_console
 from twin.errors import HistoryError, HistoryLockedError
-from twin.history import SCHEMA_VERSION, HistoryStore
+from twin.history import SCHEMA_VERSION, HistoryStore, verdicts
 from twin.orders import Order
 from twin.plant import Plant
 from twin.schedule import Schedule
@@ -193,24 +193,14 @@ def record_verdict(
     params: dict[str, Any] | None = None,
     parent: str | None = None,
 ) -> str | None:
-    """Record the simulator's verdict on a schedule (status 'ok' if accepted, else 'refused')."""
+    """Record the simulator's verdict on a schedule (`twin.history.verdicts.record_verdict`: found
+    later by its schedule, plant and order-book hashes; status 'ok' if accepted, else 'refused')."""
     if store is None:
         return None
-    kpis = {
-        "accepted": verdict.accepted,
-        "replications": verdict.replications,
-        "min_on_time_probability": min((o.on_time_probability for o in verdict.orders), default=None),
-    }
-    with store.transaction():
-        run_id = store.record_run(
-            "verdict", started_by=started_by(command), plant=plant, orders=orders,
-            params={"seed": verdict.seed, **(params or {})}, kpis=kpis, parent=parent,
-            status="ok" if verdict.accepted else "refused",
-        )  # fmt: skip
-        if schedule is not None:
-            store.add_schedule(run_id, schedule)
-        store.add_verdict(run_id, verdict)
-    return run_id
+    return verdicts.record_verdict(
+        store, verdict, plant=plant, orders=list(orders or ()), started_by=started_by(command),
+        schedule=schedule, params=params, parent=parent,
+    )  # fmt: skip
 
 
 def record_run(

@@ -185,7 +185,7 @@ class TwinEngine:
         verdict = None
         if schedule is not None:
             if until is None:
-                verdict = judge(reps, book, schedule, policy)
+                verdict = judge(reps, book, schedule, policy, plant=plant)
             else:
                 verdict = sim.check(
                     plant,

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from scenarios.changes import apply_located
 from scenarios.model import CHANGE_TAGS, Change, Scenario, Sweep
 from twin.errors import InputError, Issue
+from twin.fit import misfit_summary, misfits
 from twin.loader import load_orders, load_plant, load_schedule, shipped_orders_path
 from twin.orders import Order, generate_orders
 from twin.plant import Plant
@@ -249,6 +250,8 @@ def prepare(
             plant, orders, scn.base.changes, now=now0, where=doc.issue, prefix=("base", "changes")
         )
     schedule = load_schedule(_resolve_file(scn.base.schedule, base_dir)) if scn.base.schedule else None
+    if schedule is not None and (found := misfits(schedule, plant, orders)):
+        raise InputError(doc.issue(("base", "schedule"), misfit_summary(found, plant)))  # no verdict on it
     now = _time(scn.base.now, plant, doc, ("base", "now"))
     until = _time(scn.base.until, plant, doc, ("base", "until")) if scn.base.until is not None else None
     variants = []

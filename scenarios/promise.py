@@ -98,8 +98,11 @@ def promise(
     policy: AcceptancePolicy | None = None,
     engine: Engine | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    live: LiveState | None = None,
 ) -> PromiseResult:
     """The earliest due time (plant seconds) that `quantity` of `product` can be promised at.
+
+    `live`: plan and simulate from the floor's live state (then `now` is at least its time).
 
     Raises:
         InputError: unknown product, a quantity below 1, a confidence outside (0, 1].
@@ -115,6 +118,8 @@ def promise(
         raise InputError(Issue(f"the order book already has an order {PROMISE_ID!r}", "<promise>"))
     settings = settings or PlannerSettings(time_limit=5.0)
     policy = policy or AcceptancePolicy()
+    if live is not None:
+        now = max(now, live.time)
     engine = engine if engine is not None else TwinEngine()
     book = list(orders)
     steps = [0]
@@ -125,8 +130,8 @@ def promise(
             progress(what, steps[0], expected_steps)
 
     tick("planning the current book")
-    base = engine.plan(plant, book, settings, seed=seed, hint=None)
-    base_on_time = _on_time(engine, plant, book, base, settings, replications, seed, policy)
+    base = engine.plan(plant, book, settings, seed=seed, hint=None, live=live)
+    base_on_time = _on_time(engine, plant, book, base, settings, replications, seed, policy, live)
     base_ok = {oid for oid, p in base_on_time.items() if p >= policy.min_on_time}
     tried: dict[float, Candidate] = {}
 
@@ -139,10 +144,11 @@ def promise(
         new = Order(PROMISE_ID, product, quantity, release=now, due=due, weight=1.0)
         full = [*book, new]
         if base.schedule is not None and settings.mode == "solve":
-            plan = engine.replan(plant, base.schedule, full, [new], LiveState.empty(now), settings)
+            now_state = live if live is not None else LiveState.empty(now)
+            plan = engine.replan(plant, base.schedule, full, [new], now_state, settings)
         else:
-            plan = engine.plan(plant, full, settings, seed=seed, hint=None)
-        on_time = _on_time(engine, plant, full, plan, settings, replications, seed, policy)
+            plan = engine.plan(plant, full, settings, seed=seed, hint=None, live=live)
+        on_time = _on_time(engine, plant, full, plan, settings, replications, seed, policy, live)
         p = on_time.get(PROMISE_ID, 0.0)
         low, high = wilson_interval(round(p * replications), replications)
         planned = plan.schedule.completion().get(PROMISE_ID) if plan.schedule is not None else None
@@ -183,10 +189,11 @@ def _on_time(
     replications: int,
     seed: int,
     policy: AcceptancePolicy,
+    live: LiveState | None = None,
 ) -> dict[str, float]:
     out = engine.simulate(
         plant, orders, plan.schedule, rule=settings.rule, until=None, replications=replications, seed=seed,
-        policy=policy,
+        policy=policy, live=live,
     )  # fmt: skip
     if out.verdict is not None:
         return {o.order_id: o.on_time_probability for o in out.verdict.orders}

@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from twin.orders import Order
+from twin.plant import Plant
 from twin.schedule import Schedule
 from twin.stats import Estimate
+from twin.verdict import Verdict
 
 if TYPE_CHECKING:
     from scenarios.counteroffer import CounterOffer
@@ -142,6 +145,11 @@ class RunSide:
     schedule: Schedule | None = None
     lateness: dict[str, float] = field(default_factory=dict)
     """Order id -> mean lateness over the replications (seconds; only where a schedule was checked)."""
+    verdict: Verdict | None = None
+    """The simulator's verdict on `schedule` (when it was checked), for the history."""
+    plant: Plant | None = None
+    orders: tuple[Order, ...] = ()
+    """The plant and order book this side ran on (what `verdict` names)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -91,6 +91,9 @@ def evaluate(
         on_time=on_time,
         schedule=plan.schedule,
         lateness=lateness,
+        verdict=verdict,
+        plant=plant,
+        orders=tuple(orders),
     )
 
 

@@ -7,8 +7,9 @@ import math
 from collections.abc import Sequence
 
 from sim.run import Progress, Replications, replicate
+from twin.fit import misfit_summary, misfits
 from twin.live import LiveState
-from twin.orders import Order
+from twin.orders import Order, book_hash
 from twin.plant import Plant
 from twin.schedule import Schedule
 from twin.stats import wilson_interval
@@ -37,8 +38,11 @@ def check(
     """Run the schedule `replications` times (to completion) and judge it under `policy`.
 
     Raises:
-        ValueError: a plan that does not fit the plant (see `simulate`).
+        ValueError: a plan that does not fit the plant or the order book (`twin.fit.misfits`).
     """
+    found = misfits(schedule, plant, orders)
+    if found:
+        raise ValueError(misfit_summary(found, plant))
     reps = replicate(
         plant,
         orders,
@@ -49,13 +53,19 @@ def check(
         executor=executor,
         progress=progress,
     )
-    return judge(reps, orders, schedule, policy)
+    return judge(reps, orders, schedule, policy, plant=plant)
 
 
 def judge(
-    reps: Replications, orders: Sequence[Order], schedule: Schedule, policy: AcceptancePolicy
+    reps: Replications,
+    orders: Sequence[Order],
+    schedule: Schedule,
+    policy: AcceptancePolicy,
+    *,
+    plant: Plant,
 ) -> Verdict:
-    """The verdict on replications of a schedule (the pure part of `check`)."""
+    """The verdict on replications of a schedule on `plant` with `orders` (the pure part of
+    `check`); it names the schedule, plant and order book by content hash."""
     n = reps.n
     planned = schedule.completion()
     ends = dict(enumerate(reps.ends))
@@ -134,6 +144,8 @@ def judge(
         station_utilisation=utilisation,
         overloaded=overloaded,
         starved=starved,
+        plant_hash=plant.content_hash(),
+        orders_hash=book_hash(orders),
     )
 
 

@@ -215,6 +215,9 @@ class Machine:
         self.fast = self.failures is None and not station.off
         self.start: tuple[Lot, int] | None = None  # warm start: (lot, units done)
         self.down = False
+        self.done = 0  # units of the current lot made so far (the floor's progress)
+        self.hold: simpy.Event | None = None  # job control: paused until this event fires
+        self.cut: str | None = None  # job control: "stop" or "abort" the current operation
 
     # ---- state log ----
     def set_state(self, state: str) -> None:
@@ -476,7 +479,12 @@ class Machine:
         scrap_rng = info.scrap_rng
         good, scrap, rework = done, 0, 0  # units made before a warm start count as good
         fast = self.fast
+        self.done = done
         for i in range(lot.qty - done):
+            if self.hold is not None or self.cut is not None:
+                yield from self._held(lot)
+                if self.cut is not None:
+                    break
             t = first if i == 0 else sample()
             if fast:
                 yield env.timeout(t)
@@ -497,6 +505,7 @@ class Machine:
             else:
                 good += 1
                 st.good += 1
+            self.done += 1
             st.planned_time += info.mean
             if obs is not None:
                 off = model.counter_offset[st.id]
@@ -514,6 +523,10 @@ class Machine:
                     )
                 )
         t_end = env.now
+        if self.cut is not None:
+            if self.cut == "abort":  # an aborted operation hands nothing on
+                good = scrap = rework = 0
+            self.cut = None
         for pool, n in info.resources:
             pool.release(n)
         bad = scrap + rework
@@ -552,6 +565,16 @@ class Machine:
         dest = model.finish_lot(lot, good, scrap, rework)
         if dest is not None and not dest.offer(lot):
             yield from self.hand_on(lot, dest)
+
+    def _held(self, lot: Lot):
+        """Job control between two units: wait while paused (Held); a stop or abort ends the wait."""
+        while self.hold is not None and self.cut is None:
+            t0 = self.env.now
+            self.set_state(HELD)
+            yield self.hold
+            self._interrupted(lot, "held", self.env.now - t0)
+        if self.cut is None:
+            self.set_state(EXECUTE)
 
     def hand_on(self, lot: Lot, dest: Station):
         """Blocking after service: hold the lot (Blocked) until `dest` has room for it."""

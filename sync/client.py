@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +42,7 @@ from sync.security import Credentials, Security, TrustList, certificate_uri, req
 from sync.sink import BatchWriter, HistorySink
 from sync.tags import Tag, parse_ref, plant_tags
 from sync.tracker import LiveTracker, Outcome, Reading
+from sync.watchers import NodeWatcher
 from twin.errors import SyncError
 from twin.live import LiveState
 from twin.plant import Plant
@@ -120,6 +121,7 @@ class SyncClient:
         tracker: LiveTracker | None = None,
         on_value: Callable[[Outcome], None] | None = None,
         server_start: datetime | None = None,
+        watchers: Sequence[NodeWatcher] = (),
     ) -> None:
         require_encryption(security, credentials, "credentials")
         self.plant = plant
@@ -135,6 +137,8 @@ class SyncClient:
         self._watchdog = watchdog_interval
         self._writer = BatchWriter(sink, max_rows=batch_rows, max_age=batch_age) if sink is not None else None
         self._on_value = on_value
+        self._watchers = tuple(watchers)
+        self._watched: dict[ua.NodeId, NodeWatcher] = {}
         self._client: Client | None = None
         self._by_node: dict[ua.NodeId, Tag] = {}
         self._node_of: dict[Tag, ua.NodeId] = {}
@@ -388,6 +392,10 @@ class SyncClient:
                 "not measured (%d tags not on %s): %s", len(missing), self.endpoint, "; ".join(missing)
             )
         self._said_missing = missing
+        self._watched.clear()
+        for watcher in self._watchers:
+            for nodeid in await watcher.resolve(self._client):
+                self._watched[nodeid] = watcher
 
     async def _node_id(self, tag: Tag, namespaces: list[str]) -> ua.NodeId:
         assert self._client is not None
@@ -436,14 +444,16 @@ class SyncClient:
             Priority=0,
         )
         self._sub = await self._client.create_subscription(params, _Handler(self, self._generation))
-        nodes = [self._client.get_node(n) for n in self._by_node]
+        nodes = [self._client.get_node(n) for n in [*self._by_node, *self._watched]]
         results: list[int | ua.StatusCode] = []
         for i in range(0, len(nodes), SUBSCRIBE_CHUNK):  # short requests, also on a busy server
             chunk = nodes[i : i + SUBSCRIBE_CHUNK]
             results += await self._sub.subscribe_data_change(chunk, queuesize=100, sampling_interval=0.0)
         failed = []
         for node, res in zip(nodes, results, strict=True):
-            if isinstance(res, ua.StatusCode):
+            if isinstance(res, ua.StatusCode) and node.nodeid in self._watched:
+                log.warning("cannot monitor %s: %s", node.nodeid.to_string(), res.name)
+            elif isinstance(res, ua.StatusCode):
                 tag = self._by_node.pop(node.nodeid)
                 self._node_of.pop(tag, None)
                 failed.append(f"{tag.station}.{tag.tag} ({tag.ref}): {res.name}")
@@ -463,7 +473,7 @@ class SyncClient:
             log.warning("server %s restarted (start time %s)", self.endpoint, start)
             self.tracker.new_server_life()
         self._start_time = start
-        nodeids = list(self._by_node)
+        nodeids = [*self._by_node, *self._watched]
         values = await self._client.uaclient.read_attributes(nodeids, ua.AttributeIds.Value)
         if self._writer is not None and isinstance(start, datetime):
             self._writer.add(self.tracker.server_start_row(start, _START_NODE), [])
@@ -475,6 +485,9 @@ class SyncClient:
     def _on_datavalue(self, nodeid: ua.NodeId, dv: ua.DataValue) -> None:
         tag = self._by_node.get(nodeid)
         if tag is None:
+            watcher = self._watched.get(nodeid)
+            if watcher is not None:
+                watcher.on_value(nodeid, dv)
             return
         status = dv.StatusCode or ua.StatusCode()
         reading = Reading(

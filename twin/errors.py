@@ -69,4 +69,11 @@ class SyncError(PlantwinError):
 
 
 class DispatchRefused(PlantwinError):
-    """A schedule was not dispatched; the message says why."""
+    """A schedule was not dispatched; the message says why, `reason` names the case
+    (no_verdict, verdict_refused, other_plant, other_orders, schedule_changed, misfit, ...) and
+    `runs` the history runs involved."""
+
+    def __init__(self, message: str, *, reason: str = "refused", runs: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.runs = tuple(runs)

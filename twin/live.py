@@ -34,14 +34,31 @@ class OperationProgress:
     machine: int
     started: float
     done_units: int = 0
+    operation: str | None = None
+    """The routing operation's id, when the floor said it (job responses do)."""
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.order_id, self.op_index)
+
+
+@dataclass(frozen=True)
+class QueuedLot:
+    """An operation waiting in a station's input buffer (or for room in it): not started yet."""
+
+    order_id: str
+    op_index: int
+    station: str
+    operation: str | None = None
 
 
 @dataclass(frozen=True)
 class LiveState:
     """A snapshot of the floor at plant time `time`.
 
-    `completed` holds (order, op_index) pairs already finished; `down` maps a machine id
-    ('station/k') to the plant time it went down; `stock` is material on hand.
+    `completed` holds (order, op_index) pairs already finished; `queued` the operations
+    waiting at a station; `down` maps a machine id ('station/k') to the plant time it went
+    down; `stock` is material on hand.
     `stale` is True when the sync client has lost the floor; `last_good` says since when.
     """
 
@@ -49,6 +66,7 @@ class LiveState:
     stations: dict[str, StationLive] = field(default_factory=dict)
     in_progress: tuple[OperationProgress, ...] = ()
     completed: frozenset[tuple[str, int]] = frozenset()
+    queued: tuple[QueuedLot, ...] = ()
     down: dict[str, float] = field(default_factory=dict)
     stock: dict[str, float] = field(default_factory=dict)
     stale: bool = False

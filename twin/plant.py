@@ -243,6 +243,18 @@ class Material(_Model):
     stock: float = Field(default=0, ge=0)
     deliveries: tuple[Delivery, ...] = ()
     replenishment: Replenishment | None = None
+    tag: str | None = None
+    """OPC UA node of the stock level on the floor (a number); default 'nsu=URI;s=Stock.<id>'."""
+
+    @field_validator("tag")
+    @classmethod
+    def _node_id(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(TAG_PREFIXES):
+            raise ValueError(
+                f"tag {value!r} is not a node id: use 'ns=2;s=..', 'nsu=URI;s=..', 'i=..' "
+                "or 'browse:Path/To/Node'"
+            )
+        return value
 
 
 class Rework(_Model):
@@ -305,6 +317,8 @@ class OpcUaSettings(_Model):
     """Where the plant's tags live: the namespace URI used when a station has no tag map."""
 
     namespace_uri: str = "urn:plantwin:plant"
+    job_responses: str | None = None
+    """Browse path (from Objects) of the job response provider; default '<site>/JobOrderResults'."""
 
 
 class Settings(_Model):
@@ -404,6 +418,11 @@ class Plant(_Model):
                 merged[name] = None
         merged["process_values"] = {**default.process_values, **station.tags.process_values}
         return TagMap.model_validate(merged)
+
+    def stock_tag(self, material_id: str) -> str:
+        """The node of a material's stock level: as written, else 'nsu=URI;s=Stock.<id>'."""
+        tag = self.material_map[material_id].tag
+        return tag or f"nsu={self.opcua.namespace_uri};s=Stock.{material_id}"
 
     def content_hash(self) -> str:
         """SHA-256 of the plant's canonical JSON: equal plants, equal hash."""

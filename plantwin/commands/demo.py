@@ -14,9 +14,9 @@ from plantwin.common import emit_json, open_orders, open_plant, quiet_asyncua, r
 from plantwin.demo.config import DemoConfig, RushSpec, parse_seconds, parse_speed
 from plantwin.demo.continuity import carried_over, start_fresh
 from plantwin.demo.loop import Demo, dashboard_dispatcher
-from plantwin.demo.signals import keep_signal_handlers
-from plantwin.demo.web import DashboardThread, services_for
 from plantwin.recording import DbOption, history_path
+from plantwin.signals import keep_signal_handlers
+from plantwin.web import DashboardThread, services_for
 from twin.errors import InputError, Issue
 from twin.history import HistoryStore
 from twin.history.publisher import SnapshotPublisher

@@ -11,11 +11,10 @@ from rich.console import Console
 
 from plantwin.commands.dashboard import ENV_USERS, is_loopback, load_users
 from plantwin.common import emit_json, open_orders, open_plant, quiet_asyncua, report_errors
-from plantwin.demo.config import parse_seconds
-from plantwin.demo.serve import ServeConfig, Service, load_serve_config, serve_dispatcher
-from plantwin.demo.signals import keep_signal_handlers
-from plantwin.demo.web import DashboardThread, services_for
 from plantwin.recording import history_path
+from plantwin.service import ServeConfig, Service, load_serve_config, parse_seconds, serve_dispatcher
+from plantwin.signals import keep_signal_handlers
+from plantwin.web import DashboardThread, services_for
 from twin.errors import InputError, Issue
 from twin.history import HistoryStore
 from twin.history.publisher import SnapshotPublisher
@@ -75,7 +74,7 @@ async def _run(
     service = Service(cfg, plant, book, store, console)
     loop = asyncio.get_running_loop()
     keep_signal_handlers(loop, service.stop.set)
-    services = services_for(store, plant, service.live, serve_dispatcher(service, lambda: services, loop))
+    services = services_for(store, plant, service.live, serve_dispatcher(service, loop))
     web = DashboardThread(services, cfg.dashboard.host, cfg.dashboard.port, users=users or None)
     web.start()
     console.print(f"plantwin serve: dashboard at [bold]{web.url}[/]  (Ctrl-C stops; history {store.path})")

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
+from plantwin.livesource import DEFAULT_MAX_AGE, LiveMaxAgeOption, LiveOption, open_live
 from plantwin.recording import (
     DbOption,
     NoHistoryOption,
@@ -21,6 +22,7 @@ from plantwin.recording import (
 from sim import RULES, Replications, replicate
 from sim.check import judge
 from twin.errors import InputError, Issue
+from twin.fit import misfit_summary, misfits
 from twin.loader import load_schedule
 from twin.stats import Estimate
 from twin.timeutil import format_duration, parse_duration
@@ -76,6 +78,8 @@ def simulate_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     db: DbOption = None,
     no_history: NoHistoryOption = False,
+    live: LiveOption = None,
+    live_max_age: LiveMaxAgeOption = DEFAULT_MAX_AGE,
 ) -> None:
     """Simulate a plant: a progress bar over replications, then KPIs with 95% confidence intervals."""
     if schedule is not None and rule is not None:
@@ -98,6 +102,13 @@ def simulate_cmd(
             Issue("orders come from the plant's order stream: give --until (e.g. 7d)", "--until")
         )
     plan = load_schedule(schedule) if schedule is not None else None
+    if plan is not None:
+        found = misfits(plan, model, book)
+        if found:  # a plan of another plant or order book: nothing to judge, no verdict
+            raise InputError(Issue(misfit_summary(found, model), schedule or ""))
+    state = open_live(model, live, live_max_age) if live is not None else None
+    if state is not None and horizon is not None:
+        horizon += state.time  # --until counts from the live state's time
 
     with Progress(
         TextColumn("simulating"),
@@ -122,6 +133,7 @@ def simulate_cmd(
                 replications=replications,
                 seed=seed,
                 progress=progress,
+                live=state,
             )
         except ValueError as exc:
             raise InputError(Issue(str(exc), schedule or str(path))) from None
@@ -137,15 +149,19 @@ def simulate_cmd(
         "replication_seeds": list(reps.seeds),
         "kpis": {k: _estimate_dict(e, reps.values(k)) for k, e in reps.kpis.items()},
     }
+    if state is not None:
+        payload["live"] = {"source": live, "time": state.time, "in_progress": len(state.in_progress)}
     verdict = None
     if plan is not None and book is not None:
         # The feasibility check of the schedule, on the same replications (nothing simulated twice).
-        verdict = judge(reps, book, plan, AcceptancePolicy(min_on_time=min_on_time))
+        verdict = judge(reps, book, plan, AcceptancePolicy(min_on_time=min_on_time), plant=model)
         payload["verdict"] = {
             "schedule_hash": verdict.schedule_hash,
             "accepted": verdict.accepted,
             "reasons": list(verdict.reasons),
             "min_on_time": min_on_time,
+            "plant_hash": verdict.plant_hash,
+            "orders_hash": verdict.orders_hash,
         }
     with open_history(db, not no_history) as store:
         params = {"basis": payload["basis"], "until": horizon, "replications": reps.n, "seed": seed}

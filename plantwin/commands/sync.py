@@ -1,4 +1,5 @@
-"""`plantwin sync`: keep the live state and the history current from an OPC UA server; dispatch."""
+"""`plantwin sync`: keep the live state and the history current from an OPC UA server (sending a
+schedule to the floor is `plantwin dispatch`)."""
 
 from __future__ import annotations
 
@@ -16,21 +17,19 @@ from plantwin.common import (
     UserExit,
     emit_json,
     err_console,
-    open_orders,
     open_plant,
     quiet_asyncua,
     report_errors,
 )
 from plantwin.recording import end_sync_session, start_sync_session
 from sync.client import SyncClient, SyncStatus
-from sync.dispatch import Dispatcher, check_dispatchable, load_verdict
+from sync.livestate import LiveView
 from sync.security import Credentials, Security, require_encryption
 from sync.tracker import LiveTracker
 from twin.errors import InputError, Issue
 from twin.history.counters import session_resume
 from twin.history.publisher import SnapshotPublisher
 from twin.history.store import HistoryStore
-from twin.loader import load_schedule
 
 SNAPSHOT_EVERY = 30.0
 """Seconds between the Parquet snapshots readers use while sync holds the history file."""
@@ -63,13 +62,6 @@ def sync(
             help="Folder of trusted server certificates (needed with --security; see docs/sync.md)."
         ),
     ] = None,
-    dispatch: Annotated[Path | None, typer.Option(help="Schedule (JSON) to send to the floor first.")] = None,
-    verdict: Annotated[
-        Path | None, typer.Option(help="The simulator's verdict on --dispatch (JSON).")
-    ] = None,
-    orders: Annotated[
-        str | None, typer.Option(help="Order book of --dispatch (default: the plant's).")
-    ] = None,
     status_every: Annotated[float, typer.Option(help="Seconds between status lines.")] = 5.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object at the end.")] = False,
 ) -> None:
@@ -78,7 +70,7 @@ def sync(
     With --db, the session goes on from the counters the history holds (parts made while sync was
     down are counted), publishes snapshots for readers, and is recorded as a sync run. Exit 1 if
     it ends disconnected from the server."""
-    model, path, _ = open_plant(plant, warn=not json_out)
+    model, _, _ = open_plant(plant, warn=not json_out)
     quiet_asyncua()
     credentials = None
     if user is not None:
@@ -87,19 +79,9 @@ def sync(
         credentials = Credentials(user, password_file.read_text().strip())
     sec = Security.parse(security, cert, key, trust) if security is not None else None
     require_encryption(sec, credentials)
-    job = None
-    if dispatch is not None:
-        schedule = load_schedule(dispatch)
-        the_verdict = load_verdict(verdict) if verdict is not None else None
-        book = open_orders(model, path, orders) or []
-        job = (schedule, the_verdict, book)
-        if db is None:
-            check_dispatchable(schedule, the_verdict)  # refuse before connecting; with --db it is recorded
     store = HistoryStore(db) if db is not None else None
     try:
-        result = asyncio.run(
-            _run(model, endpoint, store, sec, credentials, duration, status_every, job, json_out)
-        )
+        result = asyncio.run(_run(model, endpoint, store, sec, credentials, duration, status_every, json_out))
     finally:
         if store is not None:
             store.close()
@@ -124,7 +106,6 @@ async def _run(
     credentials: Credentials | None,
     duration: float | None,
     status_every: float,
-    job: Any,
     json_out: bool = False,
 ) -> dict[str, Any]:
     run_id = None
@@ -145,6 +126,7 @@ async def _run(
     with contextlib.ExitStack() as stack:
         if store is not None:  # what readers see while this session holds the file
             stack.enter_context(SnapshotPublisher(store, every=SNAPSHOT_EVERY))
+        view = LiveView(model, history=store)  # job responses and stock beside the station tags
         client = SyncClient(
             model,
             endpoint,
@@ -153,20 +135,21 @@ async def _run(
             credentials=credentials,
             tracker=tracker,
             server_start=server_start,
+            watchers=view.watchers,
         )
-        return await _session(client, store, duration, status_every, job, run_id)
+        return await _session(client, view, store, duration, status_every, run_id)
 
 
 async def _session(
     client: SyncClient,
+    view: LiveView,
     store: Any,
     duration: float | None,
     status_every: float,
-    job: Any,
     run_id: str | None,
 ) -> dict[str, Any]:
-    """Connect, dispatch if asked, sync until the end; the session's summary (and its record)."""
-    model, endpoint = client.plant, client.endpoint
+    """Connect, sync until the end; the session's summary (and its record)."""
+    endpoint = client.endpoint
     try:
         await client.connect()
     except BaseException:
@@ -175,15 +158,6 @@ async def _session(
         raise
     out: dict[str, Any] = {"endpoint": endpoint, "run_id": run_id}
     try:
-        if job is not None:
-            schedule, the_verdict, book = job
-            res = await Dispatcher(model, recorder=store).dispatch(
-                client.ua_client, schedule, the_verdict, book
-            )
-            out["dispatch"] = {"sent": len(res.sent), "refused": res.refused, "run_id": res.run_id}
-            err_console.print(
-                f"dispatched {len(res.sent)} job orders, {len(res.refused)} refused", markup=False
-            )
         task = asyncio.create_task(client.run(duration, on_status=_show, status_every=status_every))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -194,6 +168,7 @@ async def _session(
     finally:
         ended_connected = client.connected
         await client.disconnect()
+        view.flush()
     status = client.status(0.0)
     since = client.disconnected_since
     out.update(

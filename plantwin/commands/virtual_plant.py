@@ -14,7 +14,7 @@ import typer
 
 from plantwin.common import err_console, open_orders, open_plant, report_errors
 from sync.security import Credentials
-from sync.virtual.server import DRIVERS, ServerSecurity, VirtualPlant
+from sync.virtual.server import ServerSecurity, VirtualPlant
 from twin.errors import InputError, Issue
 from twin.orders import Order, generate_orders
 from twin.plant import Plant
@@ -58,17 +58,11 @@ def virtual_plant(
     ] = None,
     cert: Annotated[Path | None, typer.Option(help="Server certificate (DER or PEM) for --security.")] = None,
     key: Annotated[Path | None, typer.Option(help="Server private key (PEM) for --security.")] = None,
-    driver: Annotated[
-        str,
-        typer.Option(help="Floor model: 'sim' (the project's simulator) or 'floor' (sync's small model)."),
-    ] = "sim",
 ) -> None:
     """Run a virtual plant: an OPC UA server with the plant's tags, driven by a simulation at --speed."""
     model, path, _ = open_plant(plant)
     if speed <= 0:
         raise InputError(Issue("must be positive", "--speed"))
-    if driver not in DRIVERS:
-        raise InputError(Issue(f"use one of {', '.join(DRIVERS)}", "--driver"))
     users = None
     if user is not None:
         if password_file is None or not password_file.is_file():
@@ -95,7 +89,6 @@ def virtual_plant(
         users=users,
         state_path=state,
         feed=work,
-        driver=driver,
     )
     asyncio.run(_serve(vp, duration))
 

@@ -15,12 +15,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
+from plantwin.livesource import DEFAULT_MAX_AGE, LiveMaxAgeOption, LiveOption, open_live
 from plantwin.recording import (
     DbOption,
     NoHistoryOption,
     open_history,
     record_plan,
     record_scenario,
+    record_verdict,
     report_recorded,
 )
 from plantwin.workers import process_pool
@@ -90,9 +92,11 @@ def _executor(address: str | None, workers: int) -> Iterator[tuple[Executor | No
 
 def _record(
     report: ScenarioReport, db: str | None, enabled: bool, text: str, plant: Plant, orders: list[Order]
-) -> str | None:
+) -> tuple[str | None, dict[str, str]]:
     """Store the run in the history: the baseline plan (if any) as a plan run, the scenario run as
-    its child with the scenario file as it was, the full report, and KPI estimates."""
+    its child with the scenario file as it was, the full report, and KPI estimates; and every
+    side's verdict like any other check (found later by its schedule, plant and order-book
+    hashes, so a variant's plan can be dispatched). Returns the scenario run and side -> verdict run."""
     estimates: dict[str, Estimate | float] = {}
     kpis: dict[str, float] = {}
     for k, est in report.baseline.kpis.items():
@@ -107,7 +111,7 @@ def _record(
                 kpis[f"{v.name}.{c.kpi}.difference"] = c.difference.mean
     with open_history(db, enabled) as store:
         if store is None:
-            return None
+            return None, {}
         parent = None
         if report.baseline.schedule is not None:
             parent = record_plan(
@@ -123,7 +127,19 @@ def _record(
             extra_files={"scenario.yaml": text, "report.json": json.dumps(_clean(report.to_dict()))},
         )  # fmt: skip
         report_recorded(store, run_id)
-    return run_id
+        verdict_runs: dict[str, str] = {}
+        sides = [("baseline", report.baseline), *((v.name, v.side) for v in report.variants)]
+        for name, side in sides:
+            if side.verdict is None or side.schedule is None or side.plant is None:
+                continue  # not checked (a dispatch rule, or no plan)
+            vid = record_verdict(
+                store, command="whatif", plant=side.plant, orders=side.orders, verdict=side.verdict,
+                schedule=side.schedule, parent=run_id,
+                params={"scenario": report.scenario, "side": name, "seed": report.seed},
+            )  # fmt: skip
+            if vid is not None:
+                verdict_runs[name] = vid
+    return run_id, verdict_runs
 
 
 def _clean(value: Any) -> Any:
@@ -158,6 +174,8 @@ def whatif(
     no_counter_offer: Annotated[
         bool, typer.Option("--no-counter-offer", help="No counter-offer search for a refused rush order.")
     ] = False,
+    live: LiveOption = None,
+    live_max_age: LiveMaxAgeOption = DEFAULT_MAX_AGE,
 ) -> None:
     """Run a what-if scenario: baseline vs each variant, same seeds, paired 95 % CIs."""
     if list_ or scenario is None:
@@ -171,6 +189,7 @@ def whatif(
     if replications is not None and replications < 2:
         raise InputError(Issue("need at least 2 replications for a confidence interval", "--replications"))
     loaded = load_scenario(scenario)
+    state = open_live(loaded.plant, live, live_max_age) if live is not None else None
     has_sweep = bool(loaded.sweep_points)
     with (
         _progress(not json_out) as progress,
@@ -178,9 +197,9 @@ def whatif(
     ):
         report = run_scenario(
             loaded, replications=replications, seed=seed, executor=pool, executor_name=name,
-            progress=progress, counter_offers=False if no_counter_offer else None,
+            progress=progress, live=state, counter_offers=False if no_counter_offer else None,
         )  # fmt: skip
-    run_id = _record(report, db, not no_history, loaded.text, loaded.plant, list(loaded.orders))
+    run_id, verdict_runs = _record(report, db, not no_history, loaded.text, loaded.plant, list(loaded.orders))
     if run_id is not None:
         from dataclasses import replace
 
@@ -190,9 +209,15 @@ def whatif(
         if not json_out:
             err_console.print(f"wrote {html_out}")
     if json_out:
-        emit_json(report.to_dict())
+        emit_json({**report.to_dict(), "verdict_runs": verdict_runs})
         return
     _print_report(report, loaded.plant.epoch)
+    for name, vid in verdict_runs.items():
+        err_console.print(
+            f"plantwin: verdict on the {name} plan recorded as {vid} (dispatch: plantwin dispatch {vid})",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _check_text(accepted: bool | None, reasons: tuple[str, ...]) -> str:
@@ -330,6 +355,8 @@ def promise_cmd(
     db: DbOption = None,
     no_history: NoHistoryOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    live: LiveOption = None,
+    live_max_age: LiveMaxAgeOption = DEFAULT_MAX_AGE,
 ) -> None:
     """Capable-to-promise: the earliest due time for a new order met with the given confidence."""
     model, path, _ = open_plant(plant, warn=not json_out)
@@ -342,10 +369,11 @@ def promise_cmd(
     except ValueError as exc:
         raise InputError(Issue(str(exc), "--now/--resolution")) from None
     settings = PlannerSettings(mode=mode, objective="tardiness", time_limit=time_limit)  # type: ignore[arg-type]
+    state = open_live(model, live, live_max_age) if live is not None else None
     with _progress(not json_out) as progress:
         result = promise(
             model, book, product, quantity, confidence=confidence, now=t_now, replications=replications,
-            seed=seed, settings=settings, resolution=step, progress=progress,
+            seed=seed, settings=settings, resolution=step, progress=progress, live=state,
         )  # fmt: skip
     payload = result.to_dict()
     payload["promise_time"] = to_datetime(result.promise, model.epoch).isoformat() if result.promise else None

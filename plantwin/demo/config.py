@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from plantwin.service import parse_seconds
 from twin.errors import InputError, Issue
 from twin.verdict import AcceptancePolicy
 
 HIGH_SPEED = 600.0
 """`--speed high`: 600 plant seconds per wall second (a 10-hour day in a minute)."""
 
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+__all__ = ["HIGH_SPEED", "DemoConfig", "RushSpec", "parse_seconds", "parse_speed"]
 
 
 def parse_speed(text: str) -> float:
@@ -29,21 +29,6 @@ def parse_speed(text: str) -> float:
         raise InputError(Issue(f"expected a number or 'high', got {text!r}", "--speed")) from None
     if not value > 0 or value == float("inf"):
         raise InputError(Issue(f"must be a positive number, got {text!r}", "--speed"))
-    return value
-
-
-def parse_seconds(text: str, option: str = "--duration") -> float:
-    """Seconds from '90', '60s', '5m', '1.5h' or '2d'.
-
-    Raises:
-        InputError: not a positive duration.
-    """
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h|d)?\s*", text.lower())
-    if m is None:
-        raise InputError(Issue(f"expected seconds or a duration like 60s, 5m, 2h; got {text!r}", option))
-    value = float(m.group(1)) * _UNITS[m.group(2) or ""]
-    if value <= 0:
-        raise InputError(Issue(f"must be positive, got {text!r}", option))
     return value
 
 

@@ -13,23 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from asyncua import Client, ua
+from asyncua import Client
 
-from sync.dispatch import check_dispatchable, job_orders
-from sync.virtual.floor import Job
-from sync.virtual.jobs import Status, job_to_json
+from sync.dispatch import Clearance
+from sync.joborders import Job, JobOrderClient, Status, job_orders
 from sync.virtual.server import VirtualPlant
-from twin.errors import SyncError
-from twin.live import LiveState, OperationProgress
-from twin.orders import Order
+from twin.errors import DispatchRefused
+from twin.orders import Order, book_hash
 from twin.plant import Plant
 from twin.schedule import Schedule
-from twin.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -66,60 +62,12 @@ class HeldVirtualPlant(VirtualPlant):
         return {s: (self.floor.good[s], self.floor.reject[s]) for s in self.floor.good}
 
 
-class JobReceiver:
-    """Calls the floor's job order receiver (`Objects/<site>/JobOrderControl`) through a client."""
-
-    def __init__(self, plant: Plant) -> None:
-        self.plant = plant
-        self._nodes: tuple[ua.NodeId, ua.NodeId, ua.NodeId] | None = None
-
-    async def _resolve(self, client: Client) -> tuple[ua.NodeId, ua.NodeId, ua.NodeId]:
-        if self._nodes is None:
-            namespaces: list[str] = await client.get_namespace_array()
-            uri = self.plant.opcua.namespace_uri
-            if uri not in namespaces:
-                raise SyncError(f"job order receiver: namespace {uri!r} is not on the server")
-            idx = namespaces.index(uri)
-            try:
-                ctl = await client.nodes.objects.get_child(
-                    [f"{idx}:{self.plant.site}", f"{idx}:JobOrderControl"]
-                )
-                method = await ctl.get_child(f"{idx}:StoreAndStart")
-                jobs = await ctl.get_child(f"{idx}:JobOrderList")
-            except ua.UaError as exc:
-                raise SyncError(
-                    f"no job order receiver at Objects/{self.plant.site}/JobOrderControl: {exc}"
-                ) from exc
-            self._nodes = (ctl.nodeid, method.nodeid, jobs.nodeid)
-        return self._nodes
-
-    async def store_and_start(self, client: Client, job: Job) -> Status:
-        ctl, method, _ = await self._resolve(client)
-        try:
-            out = await client.get_node(ctl).call_method(
-                method, ua.Variant(job_to_json(job)), ua.Variant("plantwin demo release")
-            )
-        except ua.UaError as exc:
-            raise SyncError(f"StoreAndStart {job.job_id}: {exc}") from exc
-        return Status(int(out))
-
-    async def job_states(self, client: Client) -> tuple[dict[str, str], float | None]:
-        """Job id -> state as the receiver lists it, and the plant-clock source time of the list."""
-        _, _, jobs = await self._resolve(client)
-        dv = await client.get_node(jobs).read_data_value()
-        data = json.loads(dv.Value.Value or "[]")
-        t = None
-        if dv.SourceTimestamp is not None:
-            t = (dv.SourceTimestamp - self.plant.epoch).total_seconds()
-        return {str(d["JobOrderID"]): str(d["State"]) for d in data}, t
-
-
 @dataclass
 class ReleaseWindow:
     """Releases the orders of the accepted plan to the floor as their time comes (see module doc)."""
 
     plant: Plant
-    receiver: JobReceiver
+    receiver: JobOrderClient
     horizon: float
     released: dict[str, list[str]] = field(default_factory=dict)
     """Order id -> its job ids sent to the floor."""
@@ -128,14 +76,26 @@ class ReleaseWindow:
     _started: dict[str, float] = field(default_factory=dict)
     _jobs: dict[tuple[str, int], Job] = field(default_factory=dict)
 
-    def adopt(self, schedule: Schedule, verdict: Verdict | None, orders: Sequence[Order]) -> int:
-        """Make `schedule` the one to release from (only with an accepted verdict on exactly it);
-        orders already released stay as they are. Returns the number of orders waiting.
+    def adopt(self, schedule: Schedule, clearance: Clearance, orders: Sequence[Order]) -> int:
+        """Make `schedule` the one to release from, with the dispatch service's clearance for it
+        (`DispatchService.clear`: an accepted verdict on exactly this schedule, plant and order
+        book); orders already released stay as they are. Returns the number of orders waiting.
 
         Raises:
-            DispatchRefused: no verdict, a verdict for another schedule, or a refused verdict.
+            DispatchRefused: the clearance is not an accepted verdict on exactly this schedule,
+                plant and order book.
         """
-        check_dispatchable(schedule, verdict)
+        verdict = clearance.record.verdict
+        if not verdict.judges(schedule.content_hash(), self.plant.content_hash(), book_hash(orders)):
+            raise DispatchRefused(
+                f"verdict {clearance.verdict_run} is not on this schedule, plant and order book",
+                reason="schedule_changed",
+                runs=(clearance.verdict_run,),
+            )
+        if not verdict.accepted:
+            raise DispatchRefused(
+                f"verdict {clearance.verdict_run} refused the schedule", reason="verdict_refused"
+            )
         jobs = job_orders(schedule, orders)
         self._jobs.update({(j.order_id, j.op_index): j for j in jobs})
         first: dict[str, float] = {}
@@ -170,33 +130,3 @@ class ReleaseWindow:
             self.released[order_id] = sent
             out.append(order_id)
         return out
-
-    async def live_with_jobs(self, client: Client, live: LiveState) -> LiveState:
-        """The sync client's live state plus what the job receiver says (see `live_from_jobs`)."""
-        states, _ = await self.receiver.job_states(client)
-        where = {k: (j.station, j.machine) for k, j in self._jobs.items()}
-        return live_from_jobs(live, states, where, self._started)
-
-
-def live_from_jobs(
-    live: LiveState,
-    states: dict[str, str],
-    where: dict[tuple[str, int], tuple[str, int]],
-    started: dict[str, float],
-) -> LiveState:
-    """`live` plus the job receiver's view: jobs 'ORDER/op' Ended are completed, Running ones in
-    progress on their (station, machine) from `where`, started when first seen running (kept in
-    `started`); units done are unknown and taken as 0."""
-    completed, running = set(), []
-    for job_id, state in states.items():
-        order_id, _, op = job_id.rpartition("/")
-        if not op.isdigit():
-            continue
-        key = (order_id, int(op))
-        if state == "Ended":
-            completed.add(key)
-        elif state == "Running" and key in where:
-            t0 = started.setdefault(job_id, live.time)
-            station, machine = where[key]
-            running.append(OperationProgress(order_id, key[1], station, machine, t0))
-    return replace(live, in_progress=tuple(running), completed=frozenset(completed))

@@ -21,7 +21,6 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +28,23 @@ from rich.console import Console
 
 from plantwin.demo.config import DemoConfig
 from plantwin.demo.continuity import Carried, order_to_dict, state_dir, write_start_state
-from plantwin.demo.floor import HeldVirtualPlant, JobReceiver, ReleaseWindow
-from plantwin.demo.planning import RushOutcome, plan_book, plan_rush
+from plantwin.demo.floor import HeldVirtualPlant, ReleaseWindow
+from plantwin.planning import RushOutcome, plan_book, plan_rush
 from plantwin.recording import (
-    record_dispatch,
     record_plan,
     record_simulation,
     record_verdict,
     started_by,
 )
+from plantwin.service import plant_clock
 from plantwin.workers import process_pool
 from sim import replicate
 from sync.client import SyncClient
+from sync.dispatch import DispatchService, Target, target_of_run
+from sync.joborders import JobOrderClient
+from sync.livestate import LiveView
 from sync.tracker import LiveTracker
-from twin.errors import DispatchRefused
+from twin.errors import DispatchRefused, PlantwinError
 from twin.history import HistoryStore
 from twin.live import LiveState
 from twin.orders import Order
@@ -53,11 +55,6 @@ from twin.verdict import Verdict
 COMMAND = "demo"
 GRACE = 120.0
 """Wall seconds a bounded run (--duration) may overrun to finish its scripted rush order."""
-
-
-def plant_clock(plant: Plant, t: float) -> str:
-    """Plant seconds as local plant time, e.g. 'Mon 06:42'."""
-    return (plant.epoch + timedelta(seconds=t)).strftime("%a %H:%M")
 
 
 @dataclass
@@ -93,24 +90,26 @@ class Demo:
         self.stop = asyncio.Event()
         self.vp: HeldVirtualPlant | None = None
         self.client: SyncClient | None = None
+        self.view = LiveView(plant, history=store)
+        """What the floor publishes over OPC UA: the demo's only live state (besides its clock)."""
         self.window: ReleaseWindow | None = None
         self.run_id: str | None = None
         self.start_counts: dict[str, tuple[int, int]] = {}
         self.dashboard_url: str | None = None
         self._executor: cf.Executor | None = None
-        self._verdicts: dict[str, Verdict] = {}
+        self.dispatcher = DispatchService(store, started_by=started_by(COMMAND))
         self._rush_now = asyncio.Event()
         self._rush_pending = cfg.rush is not None
         """True until the scripted rush order has been played (or cannot be: nothing dispatched)."""
 
     # ---- output ----
     def say(self, text: str, style: str = "") -> None:
-        now = plant_clock(self.plant, self.vp.env.now) if self.vp and self.vp.env else "--- --:--"
+        now = plant_clock(self.plant, self.vp.now) if self.vp and self.vp.env else "--- --:--"
         line = f"[dim]{now}[/] {text}" if not style else f"[dim]{now}[/] [{style}]{text}[/]"
         self.console.print(line, soft_wrap=True)
 
     def live(self) -> LiveState | None:
-        return self.client.live if self.client is not None else None
+        return self.view.build(self.client.live) if self.client is not None else None
 
     # ---- the run ----
     async def run(self, on_ready: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -157,6 +156,7 @@ class Demo:
                 self.vp.endpoint,
                 sink=self.store,
                 tracker=LiveTracker(self.plant, baselines=baselines),
+                watchers=self.view.watchers,
             )
             await self.client.connect()
             how = "resumed from its retentive state" if resumed else "started fresh"
@@ -205,7 +205,7 @@ class Demo:
             )
             self.vp.release_clock()
             return
-        live = replace(self.client.live, time=self.vp.env.now)
+        live = replace(self.view.build(self.client.live), time=self.vp.now)  # the demo's plant clock
         self.say(f"order book received: {len(self.book)} orders; planning (CP-SAT, weighted tardiness)")
         loop = await asyncio.to_thread(plan_book, self.plant, self.book, live, self.cfg, self._executor)
         parent = self.run_id
@@ -228,8 +228,14 @@ class Demo:
         self.state.schedule, self.state.orders = loop.schedule, list(self.book)
         if self.state.plan_run is not None:
             await self._record_simulation(loop.schedule, self.book, live, self.state.plan_run)
-        self.window = ReleaseWindow(self.plant, JobReceiver(self.plant), self.cfg.release_horizon)
-        if not self._dispatch(loop.schedule, loop.verdict, self.book, self.state.plan_run):
+        self.window = ReleaseWindow(
+            self.plant,
+            JobOrderClient.for_plant(self.plant, comment="plantwin demo release"),
+            self.cfg.release_horizon,
+        )
+        if self.state.plan_run is None or not self._dispatch(
+            Target(loop.schedule, self.plant, tuple(self.book), self.state.plan_run)
+        ):
             self.say(f"not dispatched: {loop.reason}", "red")
             self._rush_pending = False
             self.vp.release_clock()
@@ -244,46 +250,46 @@ class Demo:
                 self._rush_pending = False
             await asyncio.sleep(0.5)
 
-    def _dispatch(
-        self, schedule: Schedule, verdict: Verdict, orders: Sequence[Order], plan_run: str | None
-    ) -> bool:
-        """Hand the schedule to the release window (only if the verdict accepts exactly it); record."""
-        assert self.window is not None
+    def _dispatch(self, target: Target) -> bool:
+        """`_adopt`, saying what happened; False when the gate refused."""
         try:
-            waiting = self.window.adopt(schedule, verdict, orders)
+            waiting = self._adopt(target)
         except DispatchRefused as exc:
-            record_dispatch(
-                self.store,
-                command=COMMAND,
-                plant=self.plant,
-                orders=orders,
-                parent=plan_run,
-                params={"schedule_hash": schedule.content_hash(), "reason": str(exc)},
-                status="refused",
-            )
             self.say(f"dispatch refused: {exc}", "red")
             return False
-        record_dispatch(
-            self.store,
-            command=COMMAND,
-            plant=self.plant,
-            orders=orders,
-            parent=plan_run,
-            params={
-                "schedule_hash": schedule.content_hash(),
-                "verdict_hash": verdict.schedule_hash,
-                "release_horizon": self.cfg.release_horizon,
-                "orders_waiting": waiting,
-                "orders_released_before": len(self.window.released),
-            },
-        )
-        self.state.dispatches += 1
         self.say(f"dispatched: {waiting} orders to release (released work stays as it is)", "green")
         return True
 
+    def _adopt(self, target: Target) -> int:
+        """Hand the schedule to the release window through the dispatch service: its gate looks
+        the verdict up in the history (accepted, on exactly this schedule, plant and order book),
+        and it records the dispatch (or the refusal). Returns the orders waiting for release.
+
+        Raises:
+            DispatchRefused: the gate's reason (recorded).
+        """
+        assert self.window is not None
+        mode = "release_window"
+        clearance = self.dispatcher.clear(target, mode=mode)
+        before = len(self.window.released)
+        waiting = self.window.adopt(target.schedule, clearance, target.orders)
+        self.dispatcher.record(
+            target,
+            status="ok",
+            clearance=clearance,
+            mode=mode,
+            extra={
+                "release_horizon": self.cfg.release_horizon,
+                "orders_waiting": waiting,
+                "orders_released_before": before,
+            },
+        )
+        self.state.dispatches += 1
+        return waiting
+
     async def _release(self) -> None:
         assert self.window is not None and self.client is not None and self.vp is not None
-        out = await self.window.release_due(self.client.ua_client, self.vp.env.now)
+        out = await self.window.release_due(self.client.ua_client, self.vp.now)
         if out:
             self.say(f"released to the floor: {', '.join(out)}")
 
@@ -291,7 +297,7 @@ class Demo:
         """The scripted rush order: re-plan, check from the live state, dispatch or refuse."""
         assert self.cfg.rush is not None and self.window is not None and self.client is not None
         assert self.vp is not None and self.state.schedule is not None
-        spec, now = self.cfg.rush, self.vp.env.now
+        spec, now = self.cfg.rush, self.vp.now
         rush = Order(
             spec.order_id, spec.product, spec.quantity, release=now, due=now + spec.due_in, weight=1.0
         )
@@ -300,7 +306,7 @@ class Demo:
             "; re-planning",
             "bold magenta",
         )
-        live = await self.window.live_with_jobs(self.client.ua_client, replace(self.client.live, time=now))
+        live = replace(self.view.build(self.client.live), time=now)
         out: RushOutcome = await asyncio.to_thread(
             plan_rush,
             self.plant,
@@ -332,7 +338,7 @@ class Demo:
             f"re-plan: {len(r.frozen)} lots frozen, {len(r.moved)} moved; simulator gives {rush.id} "
             f"{odds:.0%} on time"
         )
-        if out.verdict.accepted and self._dispatch(out.schedule, out.verdict, orders, plan_run):
+        if out.verdict.accepted and self._dispatch(Target(out.schedule, self.plant, tuple(orders), plan_run)):
             self.state.schedule, self.state.orders, self.state.plan_run = out.schedule, orders, plan_run
             self.state.rush_accepted.append(rush)
             self.say(f"rush order {rush.id} accepted and dispatched", "bold green")
@@ -395,7 +401,6 @@ class Demo:
         plan_run: str,
         params: dict[str, Any] | None = None,
     ) -> None:
-        self._verdicts[plan_run] = verdict
         if verdict.accepted:
             self.state.verdicts_accepted += 1
         else:
@@ -406,6 +411,7 @@ class Demo:
             plant=self.plant,
             orders=orders,
             verdict=verdict,
+            schedule=schedule,
             params={"warm_start": True, **(params or {})},
             parent=plan_run,
         )
@@ -421,10 +427,6 @@ class Demo:
                 f"{'connected' if s.connected else 'DISCONNECTED'}  produced {s.produced}  "
                 f"scrapped {s.scrapped}  values {s.values}{rel}"
             )
-
-    def verdict_of(self, plan_run: str) -> Verdict | None:
-        """The verdict recorded for a plan run in this process (None if it was not checked here)."""
-        return self._verdicts.get(plan_run)
 
     # ---- shutdown ----
     async def _shutdown(self) -> dict[str, Any]:
@@ -444,9 +446,10 @@ class Demo:
                 if jobs and all(states.get(j) == "Ended" for j in jobs)
             ]
         await self.client.disconnect()  # flushes every buffered value and event
+        self.view.flush()
         synced = self._sync_parts()
         kpis = {
-            "plant_time_end": self.vp.env.now if self.vp.env else None,
+            "plant_time_end": self.vp.now if self.vp.env else None,
             "floor_produced": floor[0],
             "floor_scrapped": floor[1],
             "sync_produced": synced[0],
@@ -491,26 +494,25 @@ class Demo:
         return s.produced, s.scrapped
 
 
-def dashboard_dispatcher(demo: Demo, loop: asyncio.AbstractEventLoop) -> Callable[[str, Schedule], Any]:
-    """The dashboard's dispatch action in the demo: hand the plan (checked again by the gate) to the
-    release window on the loop's thread. The dashboard records the dispatch run itself."""
+def dashboard_dispatcher(demo: Demo, loop: asyncio.AbstractEventLoop) -> Callable[[str], Any]:
+    """The dashboard's dispatch action in the demo: the plan of a run, through the dispatch
+    service's gate (its verdict looked up by hashes), to the release window on the loop's thread."""
     from dashboards.services import DispatchOutcome
 
-    def dispatch(run_id: str, schedule: Schedule) -> DispatchOutcome:
-        services_verdict = demo.verdict_of(run_id)
-        orders = demo.store.get_orders(run_id)
-
+    def dispatch(run_id: str) -> DispatchOutcome:
         async def adopt() -> int:
             if demo.window is None:
                 raise DispatchRefused("the floor is not ready yet (the first plan is still being made)")
-            n = demo.window.adopt(schedule, services_verdict, orders)
-            demo.state.schedule, demo.state.orders, demo.state.plan_run = schedule, list(orders), run_id
-            demo.state.dispatches += 1
-            return n
+            target = target_of_run(demo.store, run_id)
+            waiting = demo._adopt(target)
+            demo.state.schedule, demo.state.orders, demo.state.plan_run = (
+                target.schedule, list(target.orders), run_id,
+            )  # fmt: skip
+            return waiting
 
         try:
             n = asyncio.run_coroutine_threadsafe(adopt(), loop).result(timeout=30)
-        except DispatchRefused as exc:
+        except PlantwinError as exc:
             return DispatchOutcome(False, str(exc))
         demo.say(f"dispatched from the dashboard: {run_id} ({n} orders to release)", "green")
         return DispatchOutcome(True, f"{run_id}: {n} orders handed to the release window")

@@ -1,2 +1,2 @@
-"""The virtual plant: an OPC UA server (`server`) with a job order receiver (`jobs`), driven by the
-project's simulator (`simfloor`) or a small stand-alone floor model (`floor`)."""
+"""The virtual plant: an OPC UA server (`server`) with a job order receiver (the contract in
+`sync.joborders`), driven by the project's simulator (`simfloor`)."""

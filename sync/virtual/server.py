@@ -1,13 +1,12 @@
 """The virtual plant: an asyncua server whose address space follows the plant's tag map,
 driven by a SimPy model of the floor in scaled real time.
 
-The floor is `sim.model.PlantModel` (driver "sim", the default) behind an adapter
-(`sync.virtual.simfloor`), or the small stand-alone model of `sync.virtual.floor`
-(driver "floor").
+The floor is the project's simulator, `sim.model.PlantModel`, behind an adapter
+(`sync.virtual.simfloor`).
 
 Address space: Objects / <site> / <line> / <station> folders holding each station's
 variables, with the node ids of `Plant.tag_map` (namespace registered by URI, string
-ids), plus a `JobOrderControl` object (see `sync.virtual.jobs`).
+ids), plus a `JobOrderControl` object (the wire contract is `sync.joborders`).
 
 Clock: the SimPy clock is the plant clock. Every value carries the source timestamp
 `epoch + env.now`, so a client's plant seconds (source time - epoch) equal simulated
@@ -32,6 +31,7 @@ import json
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,19 +42,26 @@ from asyncua import Server, ua, uamethod
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.user_managers import UserManager
 
+from sync.joborders import JOB_LIST, METHODS, RECEIVER, JobBook, Method, Status
+from sync.jobresponses import BY_ID, BY_ID_AND_STATE, RESPONSE_LIST, RESULTS, responses_to_json
 from sync.security import Credentials
 from sync.tags import parse_ref
-from sync.virtual.floor import Floor, Job, Record
-from sync.virtual.jobs import JobBook, JobState, Status, job_from_json
-from sync.virtual.simfloor import SimFloor
+from sync.virtual.groundtruth import floor_state
+from sync.virtual.receiver import JobReceiver
+from sync.virtual.responses import ResponseLedger
+from sync.virtual.simfloor import Record, SimFloor
+from twin.live import LiveState
+from twin.live_json import live_from_json, live_to_json
 from twin.orders import Order
 from twin.plant import Plant
 
 log = logging.getLogger(__name__)
 
 APPLICATION_URI = "urn:plantwin:virtual-plant"
-DRIVERS = ("sim", "floor")
-"""sim: the project's simulator (sim.model.PlantModel); floor: the small model in sync.virtual.floor."""
+RESPONSES_EVERY = 0.1
+"""Wall seconds between two publications of the job response list (it is rebuilt whole)."""
+FLOOR_EVERY = 0.5
+"""Wall seconds between two saves of the floor state (counters are saved before every publish)."""
 
 
 @dataclass(frozen=True)
@@ -115,14 +122,11 @@ class VirtualPlant:
         feed: list[Order] | None = None,
         tick: float = 0.02,
         shelf: Path | None = None,
-        driver: str = "sim",
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
-        if driver not in DRIVERS:
-            raise ValueError(f"driver must be one of {', '.join(DRIVERS)}")
-        self.driver = driver
         self.plant = plant
+        self._plant_hash = plant.content_hash()
         self.host, self.port, self.speed, self.tick = host, port, speed, tick
         self._security, self._users = security, users
         self._state_path = state_path
@@ -131,12 +135,25 @@ class VirtualPlant:
         self._shelf = shelf
         self.server = Server()
         self.jobs = JobBook()
+        self.receiver: JobReceiver | None = None
+        self.responses: ResponseLedger | None = None
+        self._saved: dict[str, Any] = {}
+        self._responses_seen: Any = (None, None)
+        self._floor_saved: tuple[float, str] = (-math.inf, "")
+        self._stock_nodes: dict[str, ua.NodeId] = {}
+        self._frozen = False
+        self._stock_seen: dict[str, float] = {}
         self._pending: list[tuple[ua.NodeId, Any, ua.VariantType, float]] = []
         self._nodes: dict[tuple[str, str], ua.NodeId] = {}
         self._runner: asyncio.Task[None] | None = None
         self.env: simpy.Environment | None = None
-        self.floor: Floor | SimFloor | None = None
+        self.floor: SimFloor | None = None
         self.ns = 0
+
+    @property
+    def now(self) -> float:
+        """The plant clock: seconds from the plant's epoch (the demo's clock; 0 before start)."""
+        return float(self.env.now) if self.env is not None else 0.0
 
     @property
     def endpoint(self) -> str:
@@ -153,12 +170,24 @@ class VirtualPlant:
     async def start(self) -> None:
         start_time, counts = self._restore()
         self.env = simpy.Environment(initial_time=start_time)
-        make = SimFloor if self.driver == "sim" else Floor
-        self.floor = make(
-            self.plant, self.env, seed=self._seed, observer=self._observe, initial_counts=counts
+        resume = self._resume_state()
+        self.floor = SimFloor(
+            self.plant,
+            self.env,
+            seed=self._seed,
+            observer=self._observe,
+            initial_counts=counts,
+            resume=resume,
         )
+        self.receiver = JobReceiver(self.plant, self.floor, self.jobs)
+        self.responses = ResponseLedger(self.plant, self.floor.model, self.jobs, stamp=self._stamp)
+        self.responses.restore(self._saved.get("responses", []))
+        self.floor.on_sim_record = self.responses.on_record
         if self._feed:
-            self.floor.feed([o for o in self._feed if o.release >= start_time])
+            if resume is not None:  # resume: everything the saved state does not call finished
+                self.floor.feed(list(self._feed))
+            else:
+                self.floor.feed([o for o in self._feed if o.release >= start_time])
         await self._build_server()
         await self.server.start()
         if self.port == 0:
@@ -173,6 +202,7 @@ class VirtualPlant:
             except asyncio.CancelledError:
                 log.debug("virtual plant runner stopped")
             self._runner = None
+        self._save(full=True)
         await self.server.stop()
 
     async def _build_server(self) -> None:
@@ -228,6 +258,15 @@ class VirtualPlant:
                         init = pv.target
                     node = await self._add_variable(sf, ref, name, init, vtype, ts)
                     self._nodes[(station.id, name)] = node
+        if self.plant.materials:
+            stock = await site.add_folder(ua.NodeId("Stock", self.ns), ua.QualifiedName("Stock", self.ns))
+            for m in self.plant.materials:
+                level = float(self.floor.model.materials[m.id].stock)
+                node = await self._add_variable(
+                    stock, self.plant.stock_tag(m.id), m.id, level, ua.VariantType.Double, ts
+                )
+                self._stock_nodes[m.id] = node
+                self._stock_seen[m.id] = level
         await self._build_job_receiver(site)
 
     async def _add_variable(
@@ -260,84 +299,87 @@ class VirtualPlant:
 
     async def _build_job_receiver(self, site: Any) -> None:
         ns = self.ns
-        ctl = await site.add_object(ua.NodeId("JobOrderControl", ns), ua.QualifiedName("JobOrderControl", ns))
+        ctl = await site.add_object(ua.NodeId(RECEIVER, ns), ua.QualifiedName(RECEIVER, ns))
         self._job_list = await ctl.add_variable(
-            ua.NodeId("JobOrderControl.JobOrderList", ns),
-            ua.QualifiedName("JobOrderList", ns),
+            ua.NodeId(f"{RECEIVER}.{JOB_LIST}", ns),
+            ua.QualifiedName(JOB_LIST, ns),
             "[]",
             ua.VariantType.String,
         )
         text, u64 = [ua.VariantType.String, ua.VariantType.String], [ua.VariantType.UInt64]
-        for name, func in (
-            ("Store", self._m_store),
-            ("StoreAndStart", self._m_store_and_start),
-            ("Start", self._m_start),
-            ("Cancel", self._m_cancel),
-            ("Clear", self._m_clear),
-        ):
+        for method in METHODS:
             await ctl.add_method(
-                ua.NodeId(f"JobOrderControl.{name}", ns), ua.QualifiedName(name, ns), func, text, u64
+                ua.NodeId(f"{RECEIVER}.{method.value}", ns),
+                ua.QualifiedName(method.value, ns),
+                self._method_handler(method),
+                text,
+                u64,
             )
+        await self._build_response_provider(site)
 
-    # ---- job order methods (args: JobOrder or JobOrderID, Comment) ----
-    def _parse_store(self, text: str) -> Job | Status:
-        try:
-            job = job_from_json(text)
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("job order refused: %s", exc)
-            return Status.INVALID_JOB_ORDER
-        station = self.plant.station_map.get(job.station)
-        product = self.plant.product_map.get(job.product)
-        if station is None or job.machine >= station.machines:
-            return Status.UNKNOWN_EQUIPMENT
-        if product is None or job.op_index >= len(product.routing):
-            return Status.INVALID_JOB_ORDER
-        return job
+    async def _build_response_provider(self, site: Any) -> None:
+        """Objects/<site>/JobOrderResults: the job response list and its two request methods."""
+        ns = self.ns
+        results = await site.add_object(ua.NodeId(RESULTS, ns), ua.QualifiedName(RESULTS, ns))
+        self._response_list = await results.add_variable(
+            ua.NodeId(f"{RESULTS}.{RESPONSE_LIST}", ns),
+            ua.QualifiedName(RESPONSE_LIST, ns),
+            "[]",
+            ua.VariantType.String,
+        )
+        await results.add_method(
+            ua.NodeId(f"{RESULTS}.{BY_ID}", ns),
+            ua.QualifiedName(BY_ID, ns),
+            self._m_response_by_id,
+            [ua.VariantType.String],
+            [ua.VariantType.String, ua.VariantType.UInt64],
+        )
+        await results.add_method(
+            ua.NodeId(f"{RESULTS}.{BY_ID_AND_STATE}", ns),
+            ua.QualifiedName(BY_ID_AND_STATE, ns),
+            self._m_response_by_id_and_state,
+            [ua.VariantType.String, ua.VariantType.String],
+            [ua.VariantType.String, ua.VariantType.UInt64],
+        )
 
-    @uamethod
-    async def _m_store(self, parent: ua.NodeId, job_order: str, comment: str) -> ua.Variant:
-        job = self._parse_store(job_order)
-        status = job if isinstance(job, Status) else self.jobs.store(job)
-        await self._publish_jobs()
-        return ua.Variant(int(status), ua.VariantType.UInt64)
+    def _find_responses(self, job_id: str) -> list[Any]:
+        assert self.responses is not None
+        return [r for r in self.responses.responses() if r.job_id == job_id]
 
-    @uamethod
-    async def _m_store_and_start(self, parent: ua.NodeId, job_order: str, comment: str) -> ua.Variant:
-        job = self._parse_store(job_order)
-        status = job if isinstance(job, Status) else self.jobs.store(job)
-        if status == Status.OK:
-            assert isinstance(job, Job)
-            status = self._start(job.job_id)
-        await self._publish_jobs()
-        return ua.Variant(int(status), ua.VariantType.UInt64)
+    async def _m_response_by_id(self, parent: ua.NodeId, job_id: ua.Variant) -> list[ua.Variant]:
+        found = self._find_responses(str(job_id.Value))
+        text = json.dumps(found[0].to_dict(), sort_keys=True) if found else ""
+        status = Status.OK if found else Status.UNKNOWN_JOB_ORDER
+        return [ua.Variant(text, ua.VariantType.String), ua.Variant(int(status), ua.VariantType.UInt64)]
 
-    @uamethod
-    async def _m_start(self, parent: ua.NodeId, job_id: str, comment: str) -> ua.Variant:
-        status = self._start(job_id)
-        await self._publish_jobs()
-        return ua.Variant(int(status), ua.VariantType.UInt64)
+    async def _m_response_by_id_and_state(
+        self, parent: ua.NodeId, job_id: ua.Variant, states: ua.Variant
+    ) -> list[ua.Variant]:
+        found = self._find_responses(str(job_id.Value))
+        wanted = set(states.Value or [])
+        hits = [json.dumps(r.to_dict(), sort_keys=True) for r in found if not wanted or r.state in wanted]
+        status = Status.OK if found else Status.UNKNOWN_JOB_ORDER
+        return [
+            ua.Variant(hits, ua.VariantType.String, is_array=True),
+            ua.Variant(int(status), ua.VariantType.UInt64),
+        ]
 
-    @uamethod
-    async def _m_cancel(self, parent: ua.NodeId, job_id: str, comment: str) -> ua.Variant:
-        started = self.jobs.states.get(job_id) == JobState.ALLOWED_TO_START
-        if started and self.floor is not None and not self.floor.cancel(job_id):
-            status = Status.INVALID_STATE  # handed to a floor that cannot withdraw it
-        else:
-            status = self.jobs.cancel(job_id)
-        await self._publish_jobs()
-        return ua.Variant(int(status), ua.VariantType.UInt64)
+    async def publish_responses(self) -> None:
+        """Write the job response list (after every change on the floor or in the receiver)."""
+        assert self.env is not None and self.responses is not None
+        text = responses_to_json(self.responses.responses())
+        dv = self._dv(text, ua.VariantType.String, self._stamp(self.env.now))
+        await self.server.write_attribute_value(self._response_list.nodeid, dv)
 
-    @uamethod
-    async def _m_clear(self, parent: ua.NodeId, job_id: str, comment: str) -> ua.Variant:
-        status = self.jobs.clear(job_id)
-        await self._publish_jobs()
-        return ua.Variant(int(status), ua.VariantType.UInt64)
+    # ---- job order methods (args: JobOrder or JobOrderID, Comment; see sync.virtual.receiver) ----
+    def _method_handler(self, method: Method) -> Any:
+        @uamethod
+        async def handler(parent: ua.NodeId, argument: str, comment: str) -> ua.Variant:
+            status = self.receiver.call(method, argument)
+            await self._publish_jobs()
+            return ua.Variant(int(status), ua.VariantType.UInt64)
 
-    def _start(self, job_id: str) -> Status:
-        status = self.jobs.start(job_id)
-        if status == Status.OK and self.floor is not None:
-            self.floor.submit(self.jobs.jobs[job_id])
-        return status
+        return handler
 
     async def _publish_jobs(self) -> None:
         assert self.env is not None
@@ -377,11 +419,14 @@ class VirtualPlant:
         loop = asyncio.get_running_loop()
         wall0, sim0 = loop.time(), self.env.now
         jobs_seen = ""
-        saved = wall0
+        saved = published = wall0
         while True:
+            if self._frozen:
+                wall0, sim0 = loop.time(), self.env.now  # the clock stands; it goes on from here
             target = sim0 + (loop.time() - wall0) * self.speed
             if target > self.env.now:
                 self.env.run(until=target)
+            self._watch_stock()
             if self._pending:
                 await self.flush_writes()
                 saved = loop.time()
@@ -392,7 +437,23 @@ class VirtualPlant:
             if text != jobs_seen:
                 jobs_seen = text
                 await self._publish_jobs()
+            assert self.responses is not None
+            version = (self.responses.version, text)
+            # at most every RESPONSES_EVERY s (the whole list is rebuilt), at once for the receiver
+            due = loop.time() - published >= RESPONSES_EVERY or version[1] != self._responses_seen[1]
+            if version != self._responses_seen and due:
+                self._responses_seen, published = version, loop.time()
+                await self.publish_responses()
             await asyncio.sleep(self.tick)
+
+    def _watch_stock(self) -> None:
+        """Queue a write of every stock level that changed since the last step."""
+        assert self.floor is not None and self.env is not None
+        for mid, node in self._stock_nodes.items():
+            level = float(self.floor.model.materials[mid].stock)
+            if level != self._stock_seen[mid]:
+                self._stock_seen[mid] = level
+                self._pending.append((node, level, ua.VariantType.Double, self.env.now))
 
     async def flush_writes(self) -> None:
         """Save the retentive state, then write the pending values in the order they happened."""
@@ -415,15 +476,54 @@ class VirtualPlant:
         if self._state_path is None or not self._state_path.is_file():
             return 0.0, {}
         data = json.loads(self._state_path.read_text())
+        self._saved = data
         return float(data["time"]), {k: (int(v[0]), int(v[1])) for k, v in data["counts"].items()}
 
-    def _save(self) -> None:
+    def _resume_state(self) -> LiveState | None:
+        """The floor as the saved state left it (None: nothing saved, or a state without it)."""
+        text = self._saved.get("floor")
+        if not text:
+            return None
+        return live_from_json(text, self.plant.epoch, str(self._state_path))
+
+    def freeze(self) -> None:
+        """Stop the plant clock (the floor stands still; the server keeps serving and publishing)."""
+        self._frozen = True
+
+    def unfreeze(self) -> None:
+        """Let the plant clock go on from where it stood."""
+        self._frozen = False
+
+    def ground_truth(self) -> LiveState:
+        """The floor's own state now, read from the simulator (see `sync.virtual.groundtruth`)."""
+        assert self.floor is not None
+        return floor_state(self.floor)
+
+    def _save(self, *, full: bool = False) -> None:
+        """Counters and clock every time; the floor state and job responses (a larger document)
+        at most every FLOOR_EVERY seconds of wall time, and always with `full` (on stop)."""
         if self._state_path is None or self.floor is None or self.env is None:
             return
+        wall = time.monotonic()
+        at, floor_text = self._floor_saved
+        if full or wall - at >= FLOOR_EVERY:
+            floor = live_to_json(
+                floor_state(self.floor),
+                self.plant.epoch,
+                plant=self.plant.name,
+                plant_hash=self._plant_hash,
+                captured_at=datetime.now(UTC),
+            )
+            responses = self.responses.to_state() if self.responses is not None else []
+            floor_text = json.dumps({"floor": json.dumps(floor), "responses": responses})
+            self._floor_saved = (wall, floor_text)
         data = {
             "time": self.env.now,
             "counts": {s: [self.floor.good[s], self.floor.reject[s]] for s in self.floor.good},
         }
+        text = json.dumps(data)
+        if floor_text:  # splice the cached object's members in rather than encode them again
+            text = f"{text[:-1]}, {floor_text[1:]}"
         tmp = self._state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
+        tmp.write_text(text)
         os.replace(tmp, self._state_path)

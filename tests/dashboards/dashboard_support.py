@@ -10,6 +10,7 @@ from synthetic_history import SyntheticRuns, greedy_schedule, simulated_frames, 
 from werkzeug.serving import make_server
 
 from twin.history import HistoryStore
+from twin.history.verdicts import record_verdict
 from twin.orders import Order
 from twin.plant import Plant
 from twin.verdict import AcceptancePolicy
@@ -36,9 +37,10 @@ def add_accepted_plan(store: HistoryStore, plant: Plant, orders: list[Order]) ->
     )
     store.add_schedule(plan, schedule)
     _, sim_orders, _ = simulated_frames(orders, schedule, 10, seed=5)
-    verdict = verdict_of(schedule, sim_orders, seed=5, policy=AcceptancePolicy(min_on_time=0.0))
-    vrun = store.record_run("verdict", started_by="synthetic", plant=plant, parent=plan)
-    store.add_verdict(vrun, verdict)
+    verdict = verdict_of(
+        schedule, sim_orders, seed=5, policy=AcceptancePolicy(min_on_time=0.0), plant=plant, orders=orders
+    )
+    record_verdict(store, verdict, plant=plant, orders=orders, started_by="synthetic", parent=plan)
     return plan
 
 

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from twin.history import HistoryStore
-from twin.orders import Order
+from twin.history.verdicts import record_verdict
+from twin.orders import Order, book_hash
 from twin.plant import Plant
 from twin.schedule import Schedule, ScheduledOperation
 from twin.stats import wilson_interval
@@ -129,9 +130,16 @@ def simulated_frames(
 
 
 def verdict_of(
-    schedule: Schedule, sim_orders: pd.DataFrame, *, seed: int, policy: AcceptancePolicy | None = None
+    schedule: Schedule,
+    sim_orders: pd.DataFrame,
+    *,
+    seed: int,
+    policy: AcceptancePolicy | None = None,
+    plant: Plant | None = None,
+    orders: Sequence[Order] = (),
 ) -> Verdict:
-    """The verdict the simulated orders give: per-order on-time share with a Wilson interval."""
+    """The verdict the simulated orders give: per-order on-time share with a Wilson interval
+    (naming `plant` and `orders` by content hash when given)."""
     policy = policy or AcceptancePolicy()
     planned = schedule.completion()
     reps = int(sim_orders["replication"].nunique())
@@ -166,6 +174,8 @@ def verdict_of(
         replications=reps,
         seed=seed,
         policy=policy,
+        plant_hash=plant.content_hash() if plant is not None else "",
+        orders_hash=book_hash(orders) if plant is not None else "",
     )
 
 
@@ -309,11 +319,8 @@ def fill_history(
         params={"replications": replications},
     )
     store.add_simulation(sim, operations=ops, orders=ords, states=states)
-    verdict = verdict_of(schedule, ords, seed=seed, policy=policy)
-    vrun = store.record_run(
-        "verdict", started_by="synthetic", plant=plant, parent=plan, kpis={"accepted": verdict.accepted}
-    )
-    store.add_verdict(vrun, verdict)
+    verdict = verdict_of(schedule, ords, seed=seed, policy=policy, plant=plant, orders=orders)
+    vrun = record_verdict(store, verdict, plant=plant, orders=orders, started_by="synthetic", parent=plan)
     scen = store.record_run(
         "scenario",
         started_by="synthetic",

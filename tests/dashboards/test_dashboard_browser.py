@@ -20,7 +20,8 @@ from dashboards.history_services import HistoryServices
 from dashboards.scenario_runs import ScenarioWhatIf, library
 from dashboards.services import DispatchOutcome
 from scenarios.runner import run_scenario
-from twin.schedule import Schedule
+from sync.dispatch import DispatchService, target_of_run
+from twin.history import HistoryStore
 
 pytestmark = pytest.mark.browser
 
@@ -28,19 +29,26 @@ HIDE_DEVTOOLS = ".dash-debug-menu, .dash-debug-menu__outer { display: none !impo
 
 
 class Floor:
-    """Records what the dispatch action sent (a stand-in for the OPC UA dispatcher)."""
+    """The dispatch service's gate and record with a stand-in for the OPC UA floor: it records
+    what it would have sent (the real send is tested over a virtual plant in tests/plantwin)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: HistoryStore) -> None:
         self.sent: list[str] = []
+        self.service = DispatchService(store, started_by="dashboard test")
 
-    def __call__(self, run_id: str, schedule: Schedule) -> DispatchOutcome:
+    def __call__(self, run_id: str) -> DispatchOutcome:
+        target = target_of_run(self.service.store, run_id)
+        clearance = self.service.clear(target)
         self.sent.append(run_id)
-        return DispatchOutcome(True, f"sent {run_id} to the floor: {len(schedule.operations)} operations")
+        rec = self.service.record(target, status="ok", clearance=clearance, mode="test")
+        return DispatchOutcome(
+            True, f"sent {run_id} to the floor: {len(target.schedule.operations)} operations", rec
+        )
 
 
 @pytest.fixture(scope="module")
 def app_url(history: History) -> Iterator[tuple[str, Floor]]:
-    floor = Floor()
+    floor = Floor(history.store)
     runner = functools.partial(run_scenario, engine=GreedyEngine(pause=0.3))
     services = HistoryServices(
         history.store,

@@ -18,13 +18,15 @@ from typer.testing import CliRunner
 from plantwin.cli import app
 from plantwin.demo.config import HIGH_SPEED, parse_seconds, parse_speed
 from plantwin.demo.continuity import carried_over, order_from_dict, order_to_dict, start_fresh, state_dir
-from plantwin.demo.floor import JobReceiver, ReleaseWindow, live_from_jobs
+from plantwin.demo.floor import ReleaseWindow
 from plantwin.demo.performance import production_performance
-from plantwin.demo.serve import alerts_of, load_serve_config
+from plantwin.service import alerts_of, load_serve_config
+from sync.dispatch import DispatchService, Target
+from sync.joborders import JobOrderClient
 from twin.errors import DispatchRefused, InputError
 from twin.history import HistoryStore
-from twin.live import LiveState
-from twin.orders import Order
+from twin.history.verdicts import record_verdict
+from twin.orders import Order, book_hash
 from twin.plant import Plant
 from twin.schedule import Schedule, ScheduledOperation
 from twin.verdict import AcceptancePolicy, OrderVerdict, Verdict
@@ -51,36 +53,31 @@ def test_bad_speed_is_a_user_error_not_a_traceback() -> None:
     assert "plantwin: error: --speed" in res.output
 
 
-def test_live_state_from_job_order_states() -> None:
-    live = LiveState(time=500.0)
-    states = {"A/0": "Ended", "A/1": "Running", "B/0": "AllowedToStart", "odd": "Ended"}
-    where = {("A", 0): ("saw", 0), ("A", 1): ("cnc1", 0), ("B", 0): ("saw", 1)}
-    started: dict[str, float] = {}
-    out = live_from_jobs(live, states, where, started)
-    assert out.completed == frozenset({("A", 0)})
-    assert [(p.order_id, p.op_index, p.station, p.machine, p.started) for p in out.in_progress] == [
-        ("A", 1, "cnc1", 0, 500.0)
-    ]
-    # seen running again later: it started when first seen
-    later = live_from_jobs(LiveState(time=900.0), states, where, started)
-    assert later.in_progress[0].started == 500.0
-
-
-def _verdict(schedule: Schedule, accepted: bool, odds: dict[str, float]) -> Verdict:
-    orders = tuple(OrderVerdict(o, 1000.0, None, p, p - 0.1, p + 0.1, 900.0, 0.0) for o, p in odds.items())
+def _verdict(
+    schedule: Schedule,
+    accepted: bool,
+    odds: dict[str, float],
+    plant: Plant | None = None,
+    orders: list[Order] | None = None,
+) -> Verdict:
+    rows = tuple(OrderVerdict(o, 1000.0, None, p, p - 0.1, p + 0.1, 900.0, 0.0) for o, p in odds.items())
     return Verdict(
         schedule.content_hash(),
         accepted,
         () if accepted else ("too late",),
-        orders,
+        rows,
         (),
         8,
         1,
         AcceptancePolicy(0.9),
+        plant_hash=plant.content_hash() if plant is not None else "",
+        orders_hash=book_hash(orders) if orders is not None else "",
     )
 
 
-def test_release_window_takes_only_an_accepted_verdict_on_exactly_that_schedule(demo_plant: Plant) -> None:
+def test_release_window_takes_only_an_accepted_verdict_on_exactly_that_schedule(
+    demo_plant: Plant, tmp_path: Path
+) -> None:
     orders = [Order("A", "SEALKIT", 5, due=9000.0)]
     ops = (
         ScheduledOperation("A", 0, "kit", "preasm", 0, 100.0, 400.0, quantity=5),
@@ -88,14 +85,38 @@ def test_release_window_takes_only_an_accepted_verdict_on_exactly_that_schedule(
     )
     schedule = Schedule(ops)
     other = Schedule((ops[0], ScheduledOperation("A", 1, "pack", "pack", 0, 450.0, 550.0, quantity=5)))
-    window = ReleaseWindow(demo_plant, JobReceiver(demo_plant), horizon=3600.0)
-    with pytest.raises(DispatchRefused, match="no verdict"):
-        window.adopt(schedule, None, orders)
-    with pytest.raises(DispatchRefused, match="refused"):
-        window.adopt(schedule, _verdict(schedule, False, {"A": 0.5}), orders)
-    with pytest.raises(DispatchRefused, match="not for this schedule"):
-        window.adopt(schedule, _verdict(other, True, {"A": 1.0}), orders)
-    assert window.adopt(schedule, _verdict(schedule, True, {"A": 1.0}), orders) == 1
+    window = ReleaseWindow(demo_plant, JobOrderClient.for_plant(demo_plant), horizon=3600.0)
+    with HistoryStore(tmp_path / "history.duckdb") as store:
+        service = DispatchService(store, started_by="test")
+        target = Target(schedule, demo_plant, tuple(orders), None)
+        with pytest.raises(DispatchRefused, match="no verdict") as no:
+            service.clear(target)
+        assert no.value.reason == "no_verdict"
+        record_verdict(
+            store, _verdict(other, True, {"A": 1.0}, demo_plant, orders),
+            plant=demo_plant, orders=orders, started_by="test", schedule=other,
+        )  # fmt: skip
+        with pytest.raises(DispatchRefused, match="changed since verdict") as changed:
+            service.clear(target)  # accepted, but on the plan before it was edited
+        refused = record_verdict(
+            store, _verdict(schedule, False, {"A": 0.5}, demo_plant, orders),
+            plant=demo_plant, orders=orders, started_by="test", schedule=schedule,
+        )  # fmt: skip
+        with pytest.raises(DispatchRefused, match="refused it") as no_good:
+            service.clear(target)
+        assert (changed.value.reason, no_good.value.reason, no_good.value.runs) == (
+            "schedule_changed", "verdict_refused", (refused,),
+        )  # fmt: skip
+        stale = service.clear(Target(other, demo_plant, tuple(orders), None))
+        with pytest.raises(DispatchRefused, match="not on this schedule"):
+            window.adopt(schedule, stale, orders)  # a clearance for another schedule does not carry over
+        record_verdict(
+            store, _verdict(schedule, True, {"A": 1.0}, demo_plant, orders),
+            plant=demo_plant, orders=orders, started_by="test", schedule=schedule,
+        )  # fmt: skip
+        assert window.adopt(schedule, service.clear(target), orders) == 1
+        refusals = store.list_runs(kind="dispatch", status="refused")
+    assert len(refusals) == 3  # every refusal of the gate is recorded
     assert window.waiting == 1
 
 

@@ -13,15 +13,15 @@ import pytest
 from asyncua import ua
 
 from sync.client import SyncClient
-from sync.dispatch import Dispatcher
+from sync.dispatch import DispatchService, Target
+from sync.joborders import Job, JobState
 from sync.sink import MemorySink
-from sync.virtual.floor import Job
-from sync.virtual.jobs import JobState
 from sync.virtual.server import VirtualPlant
 from twin.errors import DispatchRefused, SyncError
 from twin.history.store import HistoryStore
+from twin.history.verdicts import record_verdict
 from twin.loader import plant_from_text
-from twin.orders import Order
+from twin.orders import Order, book_hash
 from twin.plant import Plant
 from twin.schedule import Schedule, ScheduledOperation
 from twin.states import MachineState
@@ -56,18 +56,22 @@ async def test_parts_in_the_history_equal_parts_the_virtual_plant_made(
 ) -> None:
     orders = [Order(f"O{i}", "P", 40) for i in range(1, 7)]  # 240 units: about 2.5 plant hours
     plan = _plan(orders)
-    accepted = Verdict(plan.content_hash(), True, (), (), (plan.makespan,), 30, 1, AcceptancePolicy())
+    accepted = Verdict(
+        plan.content_hash(), True, (), (), (plan.makespan,), 30, 1, AcceptancePolicy(),
+        plant_hash=cell.content_hash(), orders_hash=book_hash(orders),
+    )  # fmt: skip
     with HistoryStore(tmp_path / "history.duckdb") as store:
         async with (
             VirtualPlant(cell, port=0, speed=4000, seed=3, shelf=shelf) as vp,
             SyncClient(cell, vp.endpoint, sink=store, batch_rows=200) as client,
         ):
-            dispatcher = Dispatcher(cell, recorder=store)
-            with pytest.raises(DispatchRefused, match="not for this schedule"):
-                await dispatcher.dispatch(
-                    client.ua_client, plan, Verdict("x" * 64, True, (), (), (), 0, 0, accepted.policy), orders
-                )
-            result = await dispatcher.dispatch(client.ua_client, plan, accepted, orders)
+            dispatcher = DispatchService(store, started_by="test")
+            target = Target(plan, cell, tuple(orders))
+            with pytest.raises(DispatchRefused, match="has no verdict"):
+                await dispatcher.dispatch(client.ua_client, target)  # not checked yet: nothing sent
+            assert vp.jobs.states == {}
+            record_verdict(store, accepted, plant=cell, orders=orders, started_by="test", schedule=plan)
+            result = await dispatcher.dispatch(client.ua_client, target)
             assert result.ok and len(result.sent) == 12
             assert vp.floor is not None
             await until(
@@ -106,7 +110,11 @@ async def test_parts_in_the_history_equal_parts_the_virtual_plant_made(
     assert live.stations["mill"].state in (MachineState.IDLE, MachineState.ABORTED) and not live.stale
     assert live.stations["mill"].current_order == "O6"
     assert 38.0 < live.stations["mill"].process_values["temp"] < 44.0
-    assert list(runs.itertuples(index=False, name=None)) == [("dispatch", "refused"), ("dispatch", "ok")]
+    assert list(runs.itertuples(index=False, name=None)) == [
+        ("dispatch", "refused"),
+        ("verdict", "ok"),
+        ("dispatch", "ok"),
+    ]
 
 
 async def test_bad_values_are_recorded_with_their_status(cell: Plant, shelf: Path) -> None:
@@ -158,12 +166,29 @@ async def test_bad_values_are_recorded_with_their_status(cell: Plant, shelf: Pat
     assert live.last_cycle_time == 0.0 and live.process_values["temp"] == 40.0
 
 
+INSPECT = """
+name: inspect-cell
+epoch: 2026-11-30T00:00:00+00:00
+opcua: {namespace_uri: "urn:plantwin:test"}
+settings: {scrap_policy: short}
+lines:
+  - id: L
+    stations:
+      - id: inspect
+products:
+  - id: P
+    routing: [{id: inspect, stations: inspect, time: 20, yield: 0.95}]
+"""
+
+
 async def test_a_counter_that_goes_down_means_a_restart_and_nothing_is_counted_twice(
-    cell: Plant, port: int, shelf: Path
+    port: int, shelf: Path
 ) -> None:
-    job = Job("A", "A", "P", 1, "inspect", "inspect", 0, 10)  # inspect: deterministic, yield 0.95
+    # one deterministic station, scrap not remade: a job of n units makes exactly n (good + reject)
+    cell, _ = plant_from_text(INSPECT, "inspect.yaml")
+    job = Job("A", "A", "P", 0, "inspect", "inspect", 0, 10)
     client = SyncClient(cell, f"opc.tcp://127.0.0.1:{port}", reconnect_max_delay=1.0)
-    async with VirtualPlant(cell, port=port, speed=2000, seed=1, shelf=shelf, driver="floor") as vp, client:
+    async with VirtualPlant(cell, port=port, speed=2000, seed=1, shelf=shelf) as vp, client:
         assert vp.floor is not None
         vp.floor.submit(job)
         await until(
@@ -176,9 +201,9 @@ async def test_a_counter_that_goes_down_means_a_restart_and_nothing_is_counted_t
         await vp.stop()
         await until(lambda: client.live.stale, 5, "the live state to go stale")
         # a new server on the same port: its counters start at 0 again
-        async with VirtualPlant(cell, port=port, speed=2000, seed=2, shelf=shelf, driver="floor") as vp2:
+        async with VirtualPlant(cell, port=port, speed=2000, seed=2, shelf=shelf) as vp2:
             assert vp2.floor is not None
-            vp2.floor.submit(Job("B", "B", "P", 1, "inspect", "inspect", 0, 5))
+            vp2.floor.submit(Job("B", "B", "P", 0, "inspect", "inspect", 0, 5))
             await until(lambda: vp2.floor.good["inspect"] + vp2.floor.reject["inspect"] == 5, 10, "5 more")
             second = vp2.floor.good["inspect"]
             await until(lambda: client.tracker.produced("inspect") == first + second, 15, "sync to reconnect")
@@ -190,6 +215,7 @@ TAGGED = """
 name: tagged
 epoch: 2026-11-30T00:00:00+00:00
 opcua: {namespace_uri: "urn:plantwin:tagged"}
+settings: {scrap_policy: short}
 lines:
   - id: L
     stations:
@@ -209,7 +235,7 @@ async def test_tags_by_browse_path_numeric_id_and_uri_and_writes_without_timesta
     plant, _ = plant_from_text(TAGGED, "tagged.yaml")
     sink = MemorySink()
     async with (
-        VirtualPlant(plant, port=0, speed=3000, shelf=shelf, driver="floor") as vp,
+        VirtualPlant(plant, port=0, speed=3000, shelf=shelf) as vp,
         SyncClient(plant, vp.endpoint, sink=sink) as client,
     ):
         assert vp.floor is not None

@@ -1,21 +1,16 @@
-"""Pure parts of sync: tag references, batching, job order states, the dispatch gate."""
+"""Pure parts of sync: tag references, batching, job order states, job orders of a schedule."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import pytest
 
-from sync.dispatch import check_dispatchable, job_orders, verdict_from_dict
+from sync.joborders import Job, JobBook, JobState, Status, job_from_json, job_key, job_orders, job_to_json
 from sync.sink import BatchWriter, MemorySink
 from sync.tags import parse_ref, plant_tags
-from sync.virtual.floor import Job
-from sync.virtual.jobs import JobBook, JobState, Status, job_from_json, job_to_json
 from twin.errors import DispatchRefused
 from twin.orders import Order
 from twin.plant import Plant
 from twin.schedule import Schedule, ScheduledOperation
-from twin.verdict import AcceptancePolicy, Verdict
 
 
 def test_references_parse_by_uri_index_numeric_and_browse_path() -> None:
@@ -89,23 +84,11 @@ def _schedule() -> Schedule:
     )
 
 
-def _verdict(schedule_hash: str, accepted: bool = True) -> Verdict:
-    reasons = () if accepted else ("order O1 on time in 40% of replications (needs 90%)",)
-    return Verdict(schedule_hash, accepted, reasons, (), (400.0,), 30, 1, AcceptancePolicy())
-
-
-def test_the_gate_needs_an_accepted_verdict_for_exactly_this_schedule() -> None:
+def test_a_schedule_becomes_one_job_order_per_operation_in_schedule_order() -> None:
     plan = _schedule()
-    check_dispatchable(plan, _verdict(plan.content_hash()))
-    with pytest.raises(DispatchRefused, match="no verdict"):
-        check_dispatchable(plan, None)
-    with pytest.raises(DispatchRefused, match="not for this schedule"):
-        check_dispatchable(plan, _verdict("0" * 64))
-    with pytest.raises(DispatchRefused, match="40% of replications"):
-        check_dispatchable(plan, _verdict(plan.content_hash(), accepted=False))
     jobs = job_orders(plan, [Order("O1", "P", 5)])
     assert [(j.job_id, j.product, j.quantity) for j in jobs] == [("O1/0", "P", 5), ("O1/1", "P", 5)]
+    assert [job_key(j.job_id) for j in jobs] == [("O1", 0), ("O1", 1)]
+    assert job_key("not-a-job") is None
     with pytest.raises(DispatchRefused, match="not in the order book"):
         job_orders(plan, [])
-    v = _verdict(plan.content_hash())
-    assert verdict_from_dict(asdict(v)) == v

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import re
@@ -16,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from twin.errors import HistoryError
-from twin.orders import Order
+from twin.orders import Order, book_hash
 from twin.timeutil import parse_duration, to_seconds
 
 RUN_KINDS = ("plan", "simulation", "scenario", "verdict", "dispatch", "sync", "demo")
@@ -70,8 +69,8 @@ def orders_frame(orders: Sequence[Order]) -> pd.DataFrame:
 
 
 def orders_hash(orders: Sequence[Order]) -> str:
-    """SHA-256 of the order book's canonical JSON: equal books, equal hash."""
-    return hashlib.sha256(dumps(orders_frame(orders).to_dict(orient="records")).encode()).hexdigest()
+    """SHA-256 of the order book's canonical JSON: equal books, equal hash (`twin.orders.book_hash`)."""
+    return book_hash(orders)
 
 
 def new_run_id(kind: str, now: datetime) -> str:

@@ -125,9 +125,19 @@ CREATE TABLE actual_events (
 ALTER TABLE runs ADD COLUMN files VARCHAR DEFAULT '{}'
 """
 
+_V3_JOB_RESPONSES = """
+CREATE TABLE job_responses (
+    time DOUBLE NOT NULL, job_id VARCHAR NOT NULL, state VARCHAR NOT NULL, order_id VARCHAR NOT NULL,
+    op_index INTEGER NOT NULL, operation VARCHAR, station VARCHAR, machine INTEGER, waiting_at VARCHAR,
+    planned INTEGER NOT NULL, good INTEGER NOT NULL, scrapped INTEGER NOT NULL,
+    start_time TIMESTAMPTZ, end_time TIMESTAMPTZ, consumed VARCHAR NOT NULL
+)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, plants, order books, schedules, simulation results, verdicts", _V1),
     Migration(2, "actuals from the floor (tag values, derived events); files attached to runs", _V2),
+    Migration(3, "job responses from the floor (OPC 10031-4), one row per change", _V3_JOB_RESPONSES),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -1,26 +1,59 @@
-"""Planning steps of the loop, as plain blocking calls (the loop runs them with asyncio.to_thread
-so the OPC UA server and client stay responsive): plan the order book until the simulator
-accepts it, and re-plan for a rush order then check the result from the live state."""
+"""Planning steps of the long-running service and the demo, as plain blocking calls (they run
+them with asyncio.to_thread so the OPC UA server and client stay responsive): plan the order
+book until the simulator accepts it, and re-plan for a rush order then check the result from
+the live state."""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from planner import plan_until_accepted, replan
 from planner.results import LoopResult, ReplanResult
-from plantwin.demo.config import DemoConfig
 from sim import check
 from twin.live import LiveState
 from twin.orders import Order
 from twin.plant import Plant
 from twin.schedule import Schedule
-from twin.verdict import Verdict
+from twin.verdict import AcceptancePolicy, Verdict
+
+
+class PlanSettings(Protocol):
+    """What planning needs to know (the demo's `DemoConfig` and the service's settings have it)."""
+
+    @property
+    def policy(self) -> AcceptancePolicy: ...
+    @property
+    def replications(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def max_iterations(self) -> int: ...
+    @property
+    def time_limit(self) -> float: ...
+    @property
+    def work_limit(self) -> float | None: ...
+    @property
+    def release_horizon(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Planning:
+    """Plain planning settings (the long-running service's)."""
+
+    policy: AcceptancePolicy
+    replications: int
+    seed: int
+    time_limit: float
+    work_limit: float | None
+    max_iterations: int = 3
+    release_horizon: float = 4 * 3600.0
 
 
 def plan_book(
-    plant: Plant, orders: Sequence[Order], live: LiveState, cfg: DemoConfig, executor: cf.Executor | None
+    plant: Plant, orders: Sequence[Order], live: LiveState, cfg: PlanSettings, executor: cf.Executor | None
 ) -> LoopResult:
     """CP-SAT (weighted tardiness, bounded work) -> sim.check from `live` -> repair, until accepted."""
     return plan_until_accepted(
@@ -57,7 +90,7 @@ def plan_rush(
     orders: Sequence[Order],
     rush: Order,
     live: LiveState,
-    cfg: DemoConfig,
+    cfg: PlanSettings,
     executor: cf.Executor | None,
 ) -> RushOutcome:
     """Re-plan with the rush order (released work frozen), then check it warm-started from `live`."""

@@ -1,5 +1,5 @@
-"""`plantwin serve`: the demo's services for a real plant. No virtual plant: the sync client connects
-to the configured OPC UA endpoint; the history store is this process's (the one writer); the
+"""The long-running service (`plantwin serve`; the demo is this plus a virtual plant): the sync
+client connects to the configured OPC UA endpoint; the history store is this process's (the one writer); the
 dashboard runs inside it; the planner runs on start (optional) and on demand from the dashboard;
 the live schedule (the plan of the latest dispatch) is re-checked periodically from the live state,
 and every order whose simulated on-time probability falls below the policy raises an alert (a log
@@ -11,26 +11,27 @@ import asyncio
 import concurrent.futures as cf
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from asyncua import ua
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rich.console import Console
 
-from plantwin.demo.config import parse_seconds
-from plantwin.demo.floor import JobReceiver, live_from_jobs
-from plantwin.demo.loop import plant_clock
+from plantwin.planning import Planning, plan_book
 from plantwin.recording import record_plan, record_verdict, start_sync_session, started_by
 from plantwin.workers import process_pool
 from sim import check
 from sync.client import SyncClient
-from sync.dispatch import Dispatcher
+from sync.dispatch import DispatchService, Target, target_of_run
+from sync.joborders import JobOrderClient
+from sync.livestate import LiveView
 from sync.security import Credentials, Security, require_encryption
 from sync.tracker import LiveTracker
-from twin.errors import DispatchRefused, InputError, Issue, PlantwinError, SyncError
+from twin.errors import InputError, Issue, PlantwinError
 from twin.history import HistoryStore
 from twin.history.counters import session_resume
 from twin.live import LiveState
@@ -43,6 +44,27 @@ from twin.yamlsource import parse_yaml
 
 COMMAND = "serve"
 log = logging.getLogger(__name__)
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_seconds(text: str, option: str = "--duration") -> float:
+    """Seconds from '90', '60s', '5m', '1.5h' or '2d'.
+
+    Raises:
+        InputError: not a positive duration.
+    """
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h|d)?\s*", text.lower())
+    if m is None:
+        raise InputError(Issue(f"expected seconds or a duration like 60s, 5m, 2h; got {text!r}", option))
+    value = float(m.group(1)) * _UNITS[m.group(2) or ""]
+    if value <= 0:
+        raise InputError(Issue(f"must be positive, got {text!r}", option))
+    return value
+
+
+def plant_clock(plant: Plant, t: float) -> str:
+    """Plant seconds as local plant time, e.g. 'Mon 06:42'."""
+    return (plant.epoch + timedelta(seconds=t)).strftime("%a %H:%M")
 
 
 class _Strict(BaseModel):
@@ -205,17 +227,12 @@ def alerts_of(
 
 
 def live_schedule(store: HistoryStore) -> tuple[str, Schedule, list[Order]] | None:
-    """The plan of the latest successful dispatch run, its schedule and order book (None if none)."""
+    """The latest successful dispatch run, the schedule it sent and its order book (None if none):
+    a dispatch run holds what it sent."""
     runs = store.list_runs(kind="dispatch", status="ok", limit=20)
     for run_id in runs["id"] if len(runs) else ():
-        parent = store.get_run(str(run_id)).get("parent")
-        if parent is None:
-            continue
-        kind = store.get_run(parent)["kind"]
-        if kind == "verdict":
-            parent = store.get_run(parent).get("parent") or parent
         with contextlib.suppress(PlantwinError):
-            return parent, store.get_schedule(parent), store.get_orders(parent)
+            return str(run_id), store.get_schedule(str(run_id)), store.get_orders(str(run_id))
     return None
 
 
@@ -231,15 +248,17 @@ class Service:
         self.alerts: list[dict[str, Any]] = []
         self.rechecks = 0
         self._executor: cf.Executor | None = None
-        self._receiver = JobReceiver(plant)
-        self._started: dict[str, float] = {}
+        self._receiver = JobOrderClient.for_plant(plant, comment="plantwin serve")
+        self.view = LiveView(plant, history=store)
+        """What the floor publishes (station tags, job responses, stock): the only live state."""
+        self.dispatcher = DispatchService(store, started_by=started_by(COMMAND))
 
     def say(self, text: str, style: str = "") -> None:
         now = plant_clock(self.plant, self.client.live.time) if self.client is not None else "--- --:--"
         self.console.print(f"[dim]{now}[/] [{style or 'default'}]{text}[/]", soft_wrap=True)
 
     def live(self) -> Any:
-        return self.client.live if self.client is not None else None
+        return self.view.build(self.client.live) if self.client is not None else None
 
     async def run(self, duration: float | None = None) -> dict[str, Any]:
         sec, credentials = security_of(self.cfg.opcua)
@@ -259,6 +278,7 @@ class Service:
             credentials=credentials,
             tracker=LiveTracker.resume(self.plant, resume.values),
             server_start=resume.server_start,
+            watchers=self.view.watchers,
         )
         status = "failed"
         try:
@@ -280,6 +300,7 @@ class Service:
         finally:
             if self.client is not None:
                 await self.client.disconnect()
+                self.view.flush()
             self._executor.shutdown(wait=False, cancel_futures=True)
             s = self.client.status(0.0)
             kpis = {
@@ -295,12 +316,9 @@ class Service:
 
     async def plan_now(self, *, dispatch: bool = False) -> str | None:
         """Plan the order book from the live state (until accepted), record it; dispatch if asked."""
-        from plantwin.demo.config import DemoConfig
-        from plantwin.demo.planning import plan_book
-
         assert self.client is not None and self.book
-        live = self.client.live
-        cfg = DemoConfig(
+        live = self.view.build(self.client.live)
+        cfg = Planning(
             replications=self.cfg.replications,
             policy=self.cfg.acceptance,
             seed=self.cfg.seed,
@@ -325,6 +343,7 @@ class Service:
                 plant=self.plant,
                 orders=self.book,
                 verdict=it.verdict,
+                schedule=it.plan.schedule,
                 parent=pr,
                 params={"warm_start": True},
             )
@@ -335,18 +354,8 @@ class Service:
             "green" if loop.accepted else "yellow",
         )
         if dispatch and loop.accepted and plan_run is not None:
-            res = await Dispatcher(self.plant).dispatch(
-                self.client.ua_client, loop.schedule, loop.verdict, self.book
-            )
-            self.store.record_run(
-                "dispatch",
-                started_by=started_by(COMMAND),
-                plant=self.plant,
-                orders=self.book,
-                parent=plan_run,
-                params={"schedule_hash": res.schedule_hash, "sent": len(res.sent), "refused": res.refused},
-                status="ok" if res.ok else "partial",
-            )
+            target = Target(loop.schedule, self.plant, tuple(self.book), plan_run)
+            res = await self.dispatcher.dispatch(self.client.ua_client, target)
             self.say(f"dispatched {len(res.sent)} job orders ({len(res.refused)} refused)", "green")
         return plan_run
 
@@ -357,7 +366,8 @@ class Service:
         if found is None:
             self.say("re-check: no dispatched schedule yet")
             return None
-        plan_run, schedule, orders = found
+        dispatch_run, schedule, orders = found
+        plan_run = self.store.get_run(dispatch_run).get("parent") or dispatch_run  # for the reader
         live = await self._live_with_jobs(schedule)
         verdict = await asyncio.to_thread(
             check,
@@ -377,8 +387,14 @@ class Service:
             plant=self.plant,
             orders=orders,
             verdict=verdict,
+            schedule=schedule,
             parent=plan_run,
-            params={"purpose": "recheck", "live_time": live.time, "alerts": alerts},
+            params={
+                "purpose": "recheck",
+                "dispatch_run": dispatch_run,
+                "live_time": live.time,
+                "alerts": alerts,
+            },
         )
         self.rechecks += 1
         for a in alerts:
@@ -393,17 +409,11 @@ class Service:
         return alerts
 
     async def _live_with_jobs(self, schedule: Schedule) -> LiveState:
-        """The live state with completed and running work from the floor's job order list, so the
-        re-check simulates only what is left; the plain live state if the floor has no receiver."""
+        """The live state from what the floor publishes (`sync.livestate`): completed, running
+        (with units done) and queued work from the job responses, so the re-check simulates only
+        what is left."""
         assert self.client is not None
-        live = self.client.live
-        try:
-            states, _ = await self._receiver.job_states(self.client.ua_client)
-        except (SyncError, ua.UaError) as exc:
-            self.say(f"re-check without job states (no job order list: {exc}): simulating all planned work")
-            return live
-        where = {op.key: (op.station, op.machine) for op in schedule.operations}
-        return live_from_jobs(live, states, where, self._started)
+        return self.view.build(self.client.live)
 
     async def _recheck_loop(self) -> None:
         while True:
@@ -411,27 +421,23 @@ class Service:
             await self.recheck()
 
 
-def serve_dispatcher(
-    service: Service, services: Callable[[], Any], loop: asyncio.AbstractEventLoop
-) -> Callable[..., Any]:
-    """The dashboard's dispatch action: sync's Dispatcher (gate included) on the service's loop;
-    `services()` gives the dashboard's services (for the plan's verdict)."""
+def serve_dispatcher(service: Service, loop: asyncio.AbstractEventLoop) -> Callable[[str], Any]:
+    """The dashboard's dispatch action: the service's dispatch (lookup, gate, send, record) of a
+    run's schedule, on the service's loop."""
     from dashboards.services import DispatchOutcome
 
-    def dispatch(run_id: str, schedule: Schedule) -> DispatchOutcome:
-        cand = next((c for c in services().candidates() if c.run_id == run_id), None)
-        verdict = cand.verdict if cand is not None else None
-        orders = service.store.get_orders(run_id)
+    def dispatch(run_id: str) -> DispatchOutcome:
         if service.client is None:
             return DispatchOutcome(False, "not connected to the plant")
-        fut = asyncio.run_coroutine_threadsafe(
-            Dispatcher(service.plant).dispatch(service.client.ua_client, schedule, verdict, orders), loop
-        )
         try:
+            target = target_of_run(service.store, run_id)
+            fut = asyncio.run_coroutine_threadsafe(
+                service.dispatcher.dispatch(service.client.ua_client, target), loop
+            )
             res = fut.result(timeout=120)
-        except (DispatchRefused, PlantwinError) as exc:
+        except PlantwinError as exc:
             return DispatchOutcome(False, str(exc))
         refused = f", {len(res.refused)} refused" if res.refused else ""
-        return DispatchOutcome(res.ok, f"sent {len(res.sent)} job orders{refused}")
+        return DispatchOutcome(res.ok, f"sent {len(res.sent)} job orders{refused}", res.run_id)
 
     return dispatch
