@@ -692,6 +692,28 @@ class HistoryStore:
         with self._cursor() as cur:
             return queries.oee_per_shift(self, cur, start, end, plant)
 
+    def actual_kpis(
+        self,
+        start: float | datetime | None = None,
+        end: float | datetime | None = None,
+        *,
+        by: str = "station",
+        plant: Plant | None = None,
+    ) -> pd.DataFrame:
+        """Actual-side ISO 22400 time elements, quantities and KPIs per station (or per station
+        and shift, `by='shift'`) from the floor's events; see twin.history.kpis.
+
+        Raises:
+            HistoryError: no plant given or recorded, or a bad `by`.
+        """
+        from twin.history.kpis import actual_kpis
+
+        plant = plant or self.latest_plant()
+        if plant is None:
+            raise HistoryError("actual KPIs need a plant (its machines and unit times); none is recorded")
+        with self._cursor() as cur:
+            return actual_kpis(cur, plant, start, end, by=by)
+
     def on_time_per_day(
         self,
         start: float | datetime | None = None,

@@ -1,0 +1,378 @@
+"""Actual-side KPIs from the floor's events, through the one KPI engine (`twin.kpi`).
+
+Per station, and per station and shift, over a window [start, end):
+
+- **Time elements** from the 'state' events: each state lasts until the machine's next state
+  event (or the window end); time before a machine's first state event is unknown and not
+  counted (`recorded` is the time covered). Events with the same time are taken in the order
+  they were written (DuckDB's `rowid`, which follows insertion order): the last state written
+  at an instant is the one that lasts, never a state picked by chance.
+- **Parallel machines.** Where the state events carry a machine number, each machine has its
+  own intervals and the elements are summed over the machines (machine-seconds). Where only
+  the station's state is known (machine NULL: one State tag for k machines), the station's
+  elements are counted k times, so the planned capacity holds all k machines: availability
+  keeps its meaning and effectiveness is PRI x PQ / (k x APT), never above 100 % because two
+  machines produced at once. `state_basis` says which ('machine' or 'station').
+- **Quantities** from 'produced' (good) and 'scrapped' events: PQ = GQ + SQ (the floor's
+  reject counter includes reworked units, so RQ is 0 here).
+- **Planned run time** = sum of PRI x units over produced and scrapped units, plus the
+  operation's planned batch time once per lot started ('order_started' events: a new order
+  on the station). PRI is the operation's mean unit time from the plant file. The product of
+  an order comes from the order books in the history; without one it is inferred from the
+  plant's routings: the product whose routing holds most of the units the order was seen
+  with (station, operation), or any product when all candidates agree on the time.
+  Units whose ideal time stays unknown make effectiveness (and OEE) not measured.
+- **Not measured, not a number.** A station whose floor never reported a tag has the KPIs
+  that need it as NaN (null in JSON) and says why in `not_measured`: no State -> no time
+  elements, availability, effectiveness, OEE; no GoodCount -> no produced, effectiveness,
+  quality, OEE; no RejectCount -> no scrapped, quality, OEE; lots with a batch time but no
+  CurrentOrder -> no effectiveness, OEE. A tag counts as reported when the history holds one
+  of its values (or, in a history without raw values, an event derived from it).
+
+Ratios come from `twin.kpi.TimeElements` on elements summed over the group: never averaged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from twin.errors import HistoryError
+from twin.history import buckets
+from twin.history.codec import add_timestamps, plant_seconds
+from twin.history.codec import one as _one
+from twin.kpi import KPIS, KpiRegistry, TimeElements
+from twin.plant import Plant
+from twin.states import DELAY, MachineState
+
+BY = ("station", "shift")
+ISO_ELEMENTS = {
+    "pot": "POT",
+    "pdot": "PDOT",
+    "pbt": "PBT",
+    "apt": "APT",
+    "aust": "AUST",
+    "adet": "ADET",
+    "adot": "ADOT",
+    "aubt": "AUBT",
+}
+"""Column -> ISO 22400 symbol of the time elements (seconds; machine-seconds on k machines)."""
+
+_TIME_BASED = ("availability", "performance", "oee", "nee", "effectiveness")
+_NEEDS_GOOD = ("performance", "quality", "oee", "nee", "effectiveness")
+_NEEDS_REJECT = ("quality", "oee", "nee")
+_NEEDS_PRI = ("performance", "oee", "nee", "effectiveness")
+
+
+def _windows(plant: Plant, s: float, e: float, by: str) -> pd.DataFrame:
+    """station, shift, s_start, s_end: one window per station, or its shifts clipped to [s, e)."""
+    if by == "station":
+        return pd.DataFrame(
+            {
+                "station": [st.id for st in plant.stations],
+                "shift": "",
+                "s_start": s,
+                "s_end": e,
+            }
+        )
+    shifts = buckets.station_shifts(plant, s, e)
+    shifts["s_start"] = shifts["s_start"].clip(lower=s)
+    shifts["s_end"] = shifts["s_end"].clip(upper=e)
+    return shifts[shifts["s_end"] > shifts["s_start"]].reset_index(drop=True)
+
+
+def _window_bounds(cur: duckdb.DuckDBPyConnection, plant: Plant, start: Any, end: Any) -> tuple[float, float]:
+    s = plant_seconds(start, plant.epoch, -math.inf)
+    e = plant_seconds(end, plant.epoch, math.inf)
+    if not (math.isfinite(s) and math.isfinite(e)):
+        lo, hi = _one(cur.execute("SELECT min(time), max(time) FROM actual_events")) or (None, None)
+        if lo is None:
+            lo, hi = 0.0, 0.0
+        s = s if math.isfinite(s) else float(lo)
+        e = e if math.isfinite(e) else math.nextafter(float(hi), math.inf)
+    return s, e
+
+
+def _state_seconds(cur: duckdb.DuckDBPyConnection, s: float, e: float) -> pd.DataFrame:
+    """Seconds per (station, shift, state) inside the registered windows `_pw_kwin`."""
+    query = """
+    WITH st AS (
+        SELECT station, machine, time, state, rowid AS seq FROM actual_events
+        WHERE kind = 'state' AND time >= $s AND time < $e
+        UNION ALL  -- the state each machine was in at the window start (the last one written)
+        SELECT station, machine, time, state, seq FROM (
+            SELECT station, machine, time, state, rowid AS seq, row_number() OVER (
+                PARTITION BY station, coalesce(machine, -1) ORDER BY time DESC, rowid DESC) AS rn
+            FROM actual_events WHERE kind = 'state' AND time < $s
+        ) WHERE rn = 1
+    ),
+    ev AS (
+        SELECT station, state, greatest(time, $s) AS a,
+               lead(time) OVER (PARTITION BY station, coalesce(machine, -1) ORDER BY time, seq) AS nxt
+        FROM st
+    ),
+    iv AS (SELECT station, state, a, coalesce(nxt, $e) AS b FROM ev WHERE coalesce(nxt, $e) > $s)
+    SELECT w.station, w.shift, iv.state, sum(least(iv.b, w.s_end) - greatest(iv.a, w.s_start)) AS d
+    FROM iv JOIN _pw_kwin w ON iv.station = w.station AND iv.a < w.s_end AND iv.b > w.s_start
+    GROUP BY ALL
+    """
+    return cur.execute(query, {"s": s, "e": e}).df()
+
+
+def _measured(cur: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """Per station, the tags its floor reported ('state', 'good_count', 'reject_count', 'current_order')."""
+    values = cur.execute(
+        "SELECT DISTINCT station, tag FROM actual_values WHERE station IS NOT NULL AND tag IN "
+        "('state', 'good_count', 'reject_count', 'current_order')"
+    ).fetchall()
+    events = cur.execute("SELECT DISTINCT station, kind FROM actual_events").fetchall()
+    with_values = {s for s, _ in values}
+    out: dict[str, set[str]] = defaultdict(set)
+    for station, tag in values:
+        out[station].add(tag)
+    derived = {
+        "state": ("state",),
+        "produced": ("good_count", "reject_count"),
+        "scrapped": ("good_count", "reject_count"),
+        "order_started": ("current_order",),
+        "order_finished": ("current_order",),
+    }
+    for station, kind in events:
+        if station in with_values and kind != "order_started":
+            continue  # the raw values say which tags exist
+        out[station].update(derived.get(kind, ()))
+    return out
+
+
+def _per_machine(cur: duckdb.DuckDBPyConnection) -> set[str]:
+    """Stations whose state events carry machine numbers (a State tag per machine)."""
+    rows = cur.execute(
+        "SELECT DISTINCT station FROM actual_events WHERE kind = 'state' AND machine IS NOT NULL"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+class IdealTimes:
+    """PRI and batch time of what a station did, from the plant file and what is known of the order."""
+
+    def __init__(self, plant: Plant, books: dict[str, str], seen: pd.DataFrame) -> None:
+        self.plant = plant
+        self.products = {p.id: p for p in plant.products}
+        self.product_of: dict[str, str] = dict(books)
+        # without a book: the product whose routing holds most of the units the order was seen with
+        score: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        fits = {(p.id, op.id, st) for p in plant.products for op in p.routing for st in op.stations}
+        for order, station, operation, units in seen.itertuples(index=False):
+            if order in self.product_of:
+                continue
+            for p in plant.products:
+                if (p.id, operation, station) in fits:
+                    score[order][p.id] += float(units)
+        self.candidates: dict[str, tuple[str, ...]] = {}
+        for order, by_product in score.items():
+            best = max(by_product.values())
+            self.candidates[order] = tuple(p for p, v in by_product.items() if v == best)
+
+    def _ops(self, station: str, order: str | None, operation: str | None) -> list[Any]:
+        if order is not None and order in self.product_of and self.product_of[order] in self.products:
+            names: Iterable[str] = (self.product_of[order],)
+        elif order is not None and order in self.candidates:
+            names = self.candidates[order]
+        else:
+            names = self.products
+        ops = [op for n in names for op in self.products[n].routing if station in op.stations]
+        if operation is not None:
+            named = [op for op in ops if op.id == operation]
+            ops = named or ops  # an operation the product does not have there: fall back to the station
+        return ops
+
+    def pri(self, station: str, order: str | None, operation: str | None) -> float | None:
+        """The mean unit time, when every operation the unit may have been agrees on it."""
+        return _agreed([op.time.mean for op in self._ops(station, order, operation)])
+
+    def batch(self, station: str, order: str | None) -> float | None:
+        """The planned batch time of a lot of `order` started on the station (the event's operation
+        is not used: it may still name the previous lot's)."""
+        return _agreed([op.batch_time for op in self._ops(station, order, None)])
+
+    def has_batches(self, station: str) -> bool:
+        ops = (op for p in self.plant.products for op in p.routing if station in op.stations)
+        return any(op.batch_time > 0 for op in ops)
+
+
+def _agreed(values: list[float]) -> float | None:
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    return lo if math.isclose(lo, hi, rel_tol=1e-9, abs_tol=1e-9) else None
+
+
+def _books(cur: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Order id -> product from the order books in the history (the latest stored book wins)."""
+    rows = cur.execute(
+        "SELECT r.order_id, arg_max(r.product, b.stored_at) FROM order_book_rows r "
+        "JOIN order_books b ON b.hash = r.book GROUP BY r.order_id"
+    ).fetchall()
+    return {str(o): str(p) for o, p in rows}
+
+
+def actual_kpis(
+    cur: duckdb.DuckDBPyConnection,
+    plant: Plant,
+    start: float | datetime | None = None,
+    end: float | datetime | None = None,
+    by: str = "station",
+    kpis: KpiRegistry = KPIS,
+) -> pd.DataFrame:
+    """One row per station (`by='station'`) or per station and shift (`by='shift'`): the time
+    elements, quantities, planned run time and KPIs described in the module docstring.
+
+    Columns: station, shift ('' by station), shift_start, shift_end, machines, state_basis,
+    recorded, stopped, pot, pdot, pbt, apt, aust, adet, adot, idle, aubt, produced (PQ), good
+    (GQ), scrapped (SQ), gq, sq, pq, planned_run_time, batches, unknown_pri_units,
+    unknown_state, not_measured, the ratios of `TimeElements.kpis()` (oee, availability,
+    performance, quality, ...), every element KPI of `kpis`, and effectiveness (= performance).
+
+    Raises:
+        HistoryError: `by` is not 'station' or 'shift'.
+    """
+    if by not in BY:
+        raise HistoryError(f"by must be 'station' or 'shift', got {by!r}")
+    s, e = _window_bounds(cur, plant, start, end)
+    windows = _windows(plant, s, e, by)
+    cur.register("_pw_kwin", windows)
+    try:
+        seconds = _state_seconds(cur, s, e)
+    finally:
+        cur.unregister("_pw_kwin")
+    measured = _measured(cur)
+    per_machine = _per_machine(cur)
+    units = cur.execute(
+        "SELECT time, station, kind, order_id, operation, quantity FROM actual_events "
+        "WHERE kind IN ('produced', 'scrapped', 'order_started') AND time >= $s AND time < $e "
+        "ORDER BY time, rowid",
+        {"s": s, "e": e},
+    ).df()
+    seen = cur.execute(
+        "SELECT order_id, station, operation, sum(quantity) FROM actual_events "
+        "WHERE kind IN ('produced', 'scrapped') AND order_id IS NOT NULL AND operation IS NOT NULL "
+        "GROUP BY ALL"
+    ).df()
+    ideal = IdealTimes(plant, _books(cur), seen)
+    rows = [
+        _row(plant, w, seconds, units, ideal, measured, per_machine, kpis)
+        for w in windows.itertuples(index=False)
+    ]
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    return add_timestamps(out, plant.epoch, ["shift_start", "shift_end"])
+
+
+def _row(
+    plant: Plant,
+    w: Any,
+    seconds: pd.DataFrame,
+    units: pd.DataFrame,
+    ideal: IdealTimes,
+    measured: dict[str, set[str]],
+    per_machine: set[str],
+    kpis: KpiRegistry,
+) -> dict[str, Any]:
+    station = str(w.station)
+    tags = measured.get(station, set())
+    k = 1 if station in per_machine else plant.station_map[station].machines
+    mine = seconds[(seconds["station"] == station) & (seconds["shift"] == w.shift)]
+    by_state = {str(st): float(d) * k for st, d in zip(mine["state"], mine["d"], strict=True)}
+    ms = MachineState
+    known = {m.value for m in ms}
+    el_times = {
+        "apt": by_state.get(ms.EXECUTE.value, 0.0),
+        "aust": by_state.get(ms.SETUP.value, 0.0),
+        "idle": by_state.get(ms.IDLE.value, 0.0),
+        "adet": sum(by_state.get(x.value, 0.0) for x in DELAY),
+        "adot": by_state.get(ms.ABORTED.value, 0.0),
+        "pdot": by_state.get(ms.MAINTENANCE.value, 0.0),
+        "stopped": by_state.get(ms.STOPPED.value, 0.0),
+        "starved": by_state.get(ms.STARVED.value, 0.0),
+    }
+    recorded = sum(by_state.values())
+    unknown_state = sum(d for st, d in by_state.items() if st not in known)
+
+    ev = units[(units["station"] == station) & (units["time"] >= w.s_start) & (units["time"] < w.s_end)]
+    made = ev[ev["kind"] != "order_started"]
+    good = int(made.loc[made["kind"] == "produced", "quantity"].sum())
+    scrap = int(made.loc[made["kind"] == "scrapped", "quantity"].sum())
+    planned, unknown_pri = 0.0, 0
+    for order, operation, qty in zip(made["order_id"], made["operation"], made["quantity"], strict=True):
+        pri = ideal.pri(station, _text(order), _text(operation))
+        if pri is None:
+            unknown_pri += int(qty)
+        else:
+            planned += pri * int(qty)
+    starts = ev[ev["kind"] == "order_started"]
+    for order in starts["order_id"]:
+        batch = ideal.batch(station, _text(order))
+        if batch is None:
+            unknown_pri += 1
+        else:
+            planned += batch
+    el = TimeElements(**el_times, gq=good, sq=scrap, planned_time=planned)
+    values: dict[str, Any] = el.kpis()
+    values.update(kpis.station_kpis(el))
+
+    reasons = []
+    if "state" not in tags:
+        reasons.append("no State tag: time elements")
+        for name in _TIME_BASED:
+            values[name] = math.nan
+    if "good_count" not in tags:
+        reasons.append("no GoodCount tag: produced units")
+        for name in _NEEDS_GOOD:
+            values[name] = math.nan
+    if "reject_count" not in tags:
+        reasons.append("no RejectCount tag: scrapped units")
+        for name in _NEEDS_REJECT:
+            values[name] = math.nan
+    if unknown_pri:
+        reasons.append(f"no ideal time for {unknown_pri} units or lots: effectiveness")
+        for name in _NEEDS_PRI:
+            values[name] = math.nan
+    elif len(made) and ideal.has_batches(station) and "current_order" not in tags:
+        reasons.append("no CurrentOrder tag: lot starts (batch times)")
+        for name in _NEEDS_PRI:
+            values[name] = math.nan
+    values["effectiveness"] = values["performance"]
+    counted = "good_count" in tags
+    return {
+        "station": station,
+        "shift": w.shift,
+        "shift_start": float(w.s_start),
+        "shift_end": float(w.s_end),
+        "machines": plant.station_map[station].machines,
+        "state_basis": ("machine" if station in per_machine else "station") if "state" in tags else None,
+        "recorded": recorded,
+        **values,
+        "stopped": el.stopped,
+        "produced": float(el.pq) if counted else math.nan,
+        "good": float(good) if counted else math.nan,
+        "scrapped": float(scrap) if "reject_count" in tags else math.nan,
+        "planned_run_time": planned if not unknown_pri else math.nan,
+        "batches": len(starts),
+        "unknown_pri_units": unknown_pri,
+        "unknown_state": unknown_state,
+        "not_measured": "; ".join(reasons),
+    }
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value)
