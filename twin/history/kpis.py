@@ -64,6 +64,8 @@ ISO_ELEMENTS = {
     "aubt": "AUBT",
 }
 """Column -> ISO 22400 symbol of the time elements (seconds; machine-seconds on k machines)."""
+LOOKBACK = 7 * 86400.0
+"""How far before the window lot starts are read, to attribute units on parallel machines."""
 
 _TIME_BASED = ("availability", "performance", "oee", "nee", "effectiveness")
 _NEEDS_GOOD = ("performance", "quality", "oee", "nee", "effectiveness")
@@ -100,17 +102,28 @@ def _window_bounds(cur: duckdb.DuckDBPyConnection, plant: Plant, start: Any, end
     return s, e
 
 
-def _state_seconds(cur: duckdb.DuckDBPyConnection, s: float, e: float) -> pd.DataFrame:
+def _events(cur: duckdb.DuckDBPyConnection) -> str:
+    """The actual events with `seq`, the order they were written in: the file's rowid, or in a
+    published snapshot (views have no rowid) the row number in its Parquet file."""
+    found = _one(
+        cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'actual_events_seq'")
+    )
+    if found and found[0]:
+        return "actual_events_seq"
+    return "(SELECT rowid AS seq, * FROM actual_events)"
+
+
+def _state_seconds(cur: duckdb.DuckDBPyConnection, src: str, s: float, e: float) -> pd.DataFrame:
     """Seconds per (station, shift, state) inside the registered windows `_pw_kwin`."""
-    query = """
+    query = f"""
     WITH st AS (
-        SELECT station, machine, time, state, rowid AS seq FROM actual_events
+        SELECT station, machine, time, state, seq FROM {src}
         WHERE kind = 'state' AND time >= $s AND time < $e
         UNION ALL  -- the state each machine was in at the window start (the last one written)
         SELECT station, machine, time, state, seq FROM (
-            SELECT station, machine, time, state, rowid AS seq, row_number() OVER (
-                PARTITION BY station, coalesce(machine, -1) ORDER BY time DESC, rowid DESC) AS rn
-            FROM actual_events WHERE kind = 'state' AND time < $s
+            SELECT station, machine, time, state, seq, row_number() OVER (
+                PARTITION BY station, coalesce(machine, -1) ORDER BY time DESC, seq DESC) AS rn
+            FROM {src} WHERE kind = 'state' AND time < $s
         ) WHERE rn = 1
     ),
     ev AS (
@@ -166,19 +179,34 @@ class IdealTimes:
         self.plant = plant
         self.products = {p.id: p for p in plant.products}
         self.product_of: dict[str, str] = dict(books)
-        # without a book: the product whose routing holds most of the units the order was seen with
-        score: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        fits = {(p.id, op.id, st) for p in plant.products for op in p.routing for st in op.stations}
-        for order, station, operation, units in seen.itertuples(index=False):
-            if order in self.product_of:
-                continue
-            for p in plant.products:
-                if (p.id, operation, station) in fits:
-                    score[order][p.id] += float(units)
         self.candidates: dict[str, tuple[str, ...]] = {}
-        for order, by_product in score.items():
-            best = max(by_product.values())
-            self.candidates[order] = tuple(p for p, v in by_product.items() if v == best)
+        by_order: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
+        for order, station, operation, units in seen.itertuples(index=False):
+            if order not in self.product_of:
+                by_order[str(order)][(str(station), str(operation))] = float(units)
+        for order, where in by_order.items():
+            self.candidates[order] = self._infer(where)
+
+    def _infer(self, where: dict[tuple[str, str], float]) -> tuple[str, ...]:
+        """Products that best explain where an order was seen: fewest operations skipped before
+        the furthest one seen (an order passes its routing in order), then most units matched."""
+        scores: dict[str, tuple[int, float]] = {}
+        for p in self.plant.products:
+            hits = [
+                (i, where.get((st, op.id), 0.0))
+                for i, op in enumerate(p.routing)
+                for st in op.stations
+                if (st, op.id) in where
+            ]
+            if not hits:
+                continue
+            done = {i for i, _ in hits}
+            skipped = sum(1 for i in range(max(done)) if i not in done)
+            scores[p.id] = (-skipped, sum(u for _, u in hits))
+        if not scores:
+            return ()
+        best = max(scores.values())
+        return tuple(p for p, v in scores.items() if v == best)
 
     def _ops(self, station: str, order: str | None, operation: str | None) -> list[Any]:
         if order is not None and order in self.product_of and self.product_of[order] in self.products:
@@ -214,13 +242,56 @@ def _agreed(values: list[float]) -> float | None:
     return lo if math.isclose(lo, hi, rel_tol=1e-9, abs_tol=1e-9) else None
 
 
-def _books(cur: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Order id -> product from the order books in the history (the latest stored book wins)."""
+def _books(cur: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int]]:
+    """Order id -> (product, quantity) from the order books in the history (the latest stored
+    book wins)."""
     rows = cur.execute(
-        "SELECT r.order_id, arg_max(r.product, b.stored_at) FROM order_book_rows r "
-        "JOIN order_books b ON b.hash = r.book GROUP BY r.order_id"
+        "SELECT r.order_id, arg_max(r.product, b.stored_at), arg_max(r.quantity, b.stored_at) "
+        "FROM order_book_rows r JOIN order_books b ON b.hash = r.book GROUP BY r.order_id"
     ).fetchall()
-    return {str(o): str(p) for o, p in rows}
+    return {str(o): (str(p), int(q)) for o, p, q in rows}
+
+
+def reattribute(units: pd.DataFrame, plant: Plant, quantities: dict[str, int]) -> pd.DataFrame:
+    """Units of a station of k machines behind one CurrentOrder tag carry the order started last,
+    whichever machine made them. With order quantities known (an order book), each lot started
+    on such a station is open until it has made what its order still needs there; a unit is
+    counted to the lot its label names while that lot is open, else to the oldest other open lot
+    (the one running on another machine). Returns `units` with order_id corrected (operation
+    then unknown, resolved from the order's routing); stations of one machine are left as they
+    are, and so is everything when no quantities are known."""
+    multi = {st.id for st in plant.stations if st.machines > 1}
+    if not multi or not quantities or units.empty:
+        return units
+    out = units.copy()
+    lots: dict[str, list[list[Any]]] = defaultdict(list)  # station -> open [order, units left]
+    made: dict[tuple[str, str], int] = defaultdict(int)
+    orders = out["order_id"].to_numpy(dtype=object).copy()
+    operations = out["operation"].to_numpy(dtype=object).copy()
+    for i, (station, kind, order, qty) in enumerate(
+        zip(out["station"], out["kind"], out["order_id"], out["quantity"], strict=True)
+    ):
+        if station not in multi or _text(order) is None:
+            continue
+        open_lots = lots[station]
+        if kind == "order_started":
+            need = quantities.get(order)
+            left = math.inf if need is None else max(need - made[(station, order)], 1)
+            open_lots.append([order, left])
+            continue
+        chosen = next((lot for lot in reversed(open_lots) if lot[0] == order and lot[1] > 0), None)
+        if chosen is None:
+            chosen = next((lot for lot in open_lots if lot[1] > 0 and math.isfinite(lot[1])), None)
+        if chosen is None:
+            made[(station, order)] += int(qty)
+            continue
+        chosen[1] -= qty
+        made[(station, chosen[0])] += int(qty)
+        if chosen[0] != order:
+            orders[i], operations[i] = chosen[0], None
+        lots[station] = [lot for lot in open_lots if lot[1] > 0]
+    out["order_id"], out["operation"] = orders, operations
+    return out
 
 
 def actual_kpis(
@@ -247,25 +318,29 @@ def actual_kpis(
         raise HistoryError(f"by must be 'station' or 'shift', got {by!r}")
     s, e = _window_bounds(cur, plant, start, end)
     windows = _windows(plant, s, e, by)
+    src = _events(cur)
     cur.register("_pw_kwin", windows)
     try:
-        seconds = _state_seconds(cur, s, e)
+        seconds = _state_seconds(cur, src, s, e)
     finally:
         cur.unregister("_pw_kwin")
     measured = _measured(cur)
     per_machine = _per_machine(cur)
     units = cur.execute(
-        "SELECT time, station, kind, order_id, operation, quantity FROM actual_events "
-        "WHERE kind IN ('produced', 'scrapped', 'order_started') AND time >= $s AND time < $e "
-        "ORDER BY time, rowid",
-        {"s": s, "e": e},
+        f"SELECT time, station, kind, order_id, operation, quantity FROM {src} "
+        "WHERE kind IN ('produced', 'scrapped', 'order_started') AND time >= $a AND time < $e "
+        "ORDER BY time, seq",
+        {"a": s - LOOKBACK, "e": e},
     ).df()
     seen = cur.execute(
         "SELECT order_id, station, operation, sum(quantity) FROM actual_events "
         "WHERE kind IN ('produced', 'scrapped') AND order_id IS NOT NULL AND operation IS NOT NULL "
         "GROUP BY ALL"
     ).df()
-    ideal = IdealTimes(plant, _books(cur), seen)
+    books = _books(cur)
+    ideal = IdealTimes(plant, {o: p for o, (p, _) in books.items()}, seen)
+    units = reattribute(units, plant, {o: q for o, (_, q) in books.items()})
+    units = units[units["time"] >= s]
     rows = [
         _row(plant, w, seconds, units, ideal, measured, per_machine, kpis)
         for w in windows.itertuples(index=False)
