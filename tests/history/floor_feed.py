@@ -44,7 +44,9 @@ class FloorFeed:
         if (station, tag) in self.leave_out:
             return
         ts = self.plant.epoch + timedelta(seconds=t)
-        reading = Reading(Tag(station, tag, f"s={station}.{tag}"), f"s={station}.{tag}", value, source_time=ts)
+        reading = Reading(
+            Tag(station, tag, f"s={station}.{tag}"), f"s={station}.{tag}", value, source_time=ts
+        )
         out = self.tracker.ingest(reading)
         self.values.append(out.row)
         self.events.extend(out.events)
