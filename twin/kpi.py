@@ -428,14 +428,6 @@ def rework_ratio(el: TimeElements, f: FlowCounts) -> float:
     return _ratio(el.rq, el.pq)
 
 
-def produced(el: TimeElements, f: FlowCounts) -> float:
-    return float(el.pq)
-
-
-def scrapped(el: TimeElements, f: FlowCounts) -> float:
-    return float(el.sq)
-
-
 @dataclass(frozen=True)
 class KpiRegistry:
     """An ordered, immutable set of KPIs (see `Kpi`); `KPIS` is the default one."""

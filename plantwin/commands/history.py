@@ -16,6 +16,7 @@ from plantwin.recording import DbOption, open_history_reader
 from twin.errors import InputError, Issue
 from twin.history import HistoryStore
 from twin.history.kpis import ISO_ELEMENTS
+from twin.kpi import KpiRegistry
 from twin.timeutil import parse_time
 
 history_app = typer.Typer(
@@ -254,9 +255,10 @@ def compare(
 _KPI_KEYS = ("produced", "good", "scrapped", "availability", "performance", "quality", "oee")
 
 
-def _kpi_record(row: dict[str, Any], by: str) -> dict[str, Any]:
-    """One station (and shift) of `history kpis --json`: the stable keys, then the ISO 22400 time
-    elements (seconds; machine-seconds on parallel machines) and what they rest on."""
+def _kpi_record(row: dict[str, Any], by: str, registry: KpiRegistry) -> dict[str, Any]:
+    """One station (and shift) of `history kpis --json`: the stable keys, the ISO 22400 time
+    elements (seconds; machine-seconds on parallel machines) and what they rest on, and under
+    `kpis` every station-level KPI of the registry."""
     out: dict[str, Any] = {"station": row["station"]}
     if by == "shift":
         out.update(shift=row["shift"], shift_start=row["shift_start_ts"].isoformat())
@@ -272,6 +274,7 @@ def _kpi_record(row: dict[str, Any], by: str) -> dict[str, Any]:
         machines=row["machines"],
         state_basis=row["state_basis"],
         not_measured=[r for r in str(row["not_measured"]).split("; ") if r],
+        kpis={k.name: row[k.name] for k in registry.kpis if k.scope != "plant" and k.name in row},
     )
     return out
 
@@ -305,9 +308,9 @@ def kpis(
             raise InputError(
                 Issue(f"--until ({until}) is not after --since ({since})", "<command line>", path="--until")
             )
-        frame = store.actual_kpis(start, end, by=by, plant=plant)
+        frame = store.actual_kpis(start, end, by=by, plant=plant, kpis=registry)
         where = store.path
-    rows = [_kpi_record(r, by) for r in frame.to_dict(orient="records")]
+    rows = [_kpi_record(r, by, registry) for r in frame.to_dict(orient="records")]
     if json_out:
         window = {}
         if not frame.empty:

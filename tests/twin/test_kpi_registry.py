@@ -122,3 +122,43 @@ def _find(children: object, component_id: str) -> object:
         elif kids is not None and not isinstance(kids, str):
             stack.append(kids)
     raise AssertionError(f"no component {component_id!r}")
+
+
+def setup_share(el: TimeElements, flow: FlowCounts) -> float:
+    """A per-station test KPI: setup time per planned busy time."""
+    return el.aust / el.pbt if el.pbt > 0 else math.nan
+
+
+def test_added_station_kpi_reaches_history_kpis(tmp_path: Path, sample_plant) -> None:
+    import pandas as pd
+
+    from twin.history import HistoryStore
+
+    registry = KPIS.with_kpis(
+        Kpi("setup_share", "setup share", "", "lower", "percent", setup_share, scope="station")
+    )
+    plant = sample_plant("jobshop3x3")
+    station = plant.stations[0].id
+    rows = [(0.0, "Setup"), (600.0, "Execute"), (1800.0, "Idle")]
+    events = pd.DataFrame(
+        {
+            "time": [t for t, _ in rows],
+            "station": station,
+            "machine": 0,
+            "kind": "state",
+            "order_id": None,
+            "operation": None,
+            "quantity": 0,
+            "state": [s for _, s in rows],
+        }
+    )
+    db = str(tmp_path / "h.duckdb")
+    with HistoryStore(db) as store:
+        store.record_run("sync", started_by="t", plant=plant)
+        store.add_actual_events(events)
+    args = ["history", "kpis", "--db", db, "--since", "0", "--until", "2400", "--json"]
+    res = runner.invoke(app, args, obj=Wiring(kpis=registry))
+    assert res.exit_code == 0, res.output
+    row = next(r for r in json.loads(res.stdout)["stations"] if r["station"] == station)
+    assert row["kpis"]["setup_share"] == pytest.approx(600 / 2400)
+    assert "setup_share" not in json.loads(runner.invoke(app, args).stdout)["stations"][0]["kpis"]

@@ -38,6 +38,7 @@ from twin.history.codec import (
 )
 from twin.history.codec import one as _one
 from twin.history.schema import SCHEMA_VERSION, file_version, migrate
+from twin.kpi import KPIS, KpiRegistry
 from twin.orders import Order
 from twin.plant import Plant
 from twin.schedule import Schedule, ScheduledOperation
@@ -705,9 +706,11 @@ class HistoryStore:
         *,
         by: str = "station",
         plant: Plant | None = None,
+        kpis: KpiRegistry | None = None,
     ) -> pd.DataFrame:
         """Actual-side ISO 22400 time elements, quantities and KPIs per station (or per station
-        and shift, `by='shift'`) from the floor's events; see twin.history.kpis.
+        and shift, `by='shift'`) from the floor's events, with every element-based KPI of the
+        registry `kpis` (default twin.kpi.KPIS); see twin.history.kpis.
 
         Raises:
             HistoryError: no plant given or recorded, or a bad `by`.
@@ -718,7 +721,7 @@ class HistoryStore:
         if plant is None:
             raise HistoryError("actual KPIs need a plant (its machines and unit times); none is recorded")
         with self._cursor() as cur:
-            return actual_kpis(cur, plant, start, end, by=by)
+            return actual_kpis(cur, plant, start, end, by=by, kpis=kpis or KPIS)
 
     def on_time_per_day(
         self,
