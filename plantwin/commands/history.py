@@ -230,6 +230,7 @@ def export_actuals(
 @history_app.command("compare")
 @report_errors
 def compare(
+    ctx: typer.Context,
     a: Annotated[str, typer.Argument(help="First run (the baseline).")],
     b: Annotated[str, typer.Argument(help="Second run.")],
     db: DbOption = None,
@@ -242,13 +243,17 @@ def compare(
     if json_out:
         emit_json({"a": a_id, "b": b_id, "kpis": _records(frame)})
         return
+    registry = wiring(ctx).kpis
     table = Table(title=f"{a_id} vs {b_id}")
-    for col in ("KPI", "a", "b", "b - a", "relative"):
-        table.add_column(col, justify="left" if col == "KPI" else "right")
+    for col in ("KPI", "a", "b", "b - a", "relative", "better"):
+        table.add_column(col, justify="left" if col in ("KPI", "better") else "right")
     for row in frame.itertuples():
         rel = "" if pd.isna(row.relative) else f"{row.relative:+.1%}"
         diff = "" if pd.isna(row.difference) else f"{row.difference:+.4g}"
-        table.add_row(row.kpi, _cell(row.a), _cell(row.b), diff, rel)
+        known = row.kpi in registry  # only a registry KPI has a direction and a format
+        a_text = registry.format(row.kpi, row.a, "") if known else _cell(row.a)
+        b_text = registry.format(row.kpi, row.b, "") if known else _cell(row.b)
+        table.add_row(row.kpi, a_text, b_text, diff, rel, registry.better(row.kpi) or "")
     out_console.print(table)
 
 

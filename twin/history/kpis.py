@@ -341,9 +341,25 @@ def actual_kpis(
     ideal = IdealTimes(plant, {o: p for o, (p, _) in books.items()}, seen)
     units = reattribute(units, plant, {o: q for o, (_, q) in books.items()})
     units = units[units["time"] >= s]
+    groups = _grouped(units, windows)
+    by_window = {w: g for w, g in groups.groupby("w", sort=False)} if len(groups) else {}
+    state_of = (
+        {key: g for key, g in seconds.groupby(["station", "shift"], sort=False)} if len(seconds) else {}
+    )
+    empty_units = groups.iloc[:0]
+    empty_states = seconds.iloc[:0]
     rows = [
-        _row(plant, w, seconds, units, ideal, measured, per_machine, kpis)
-        for w in windows.itertuples(index=False)
+        _row(
+            plant,
+            w,
+            state_of.get((w.station, w.shift), empty_states),
+            by_window.get(i, empty_units),
+            ideal,
+            measured,
+            per_machine,
+            kpis,
+        )
+        for i, w in zip(windows.index, windows.itertuples(index=False), strict=True)
     ]
     out = pd.DataFrame(rows)
     if out.empty:
@@ -351,11 +367,37 @@ def actual_kpis(
     return add_timestamps(out, plant.epoch, ["shift_start", "shift_end"])
 
 
+def _grouped(units: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+    """Unit and lot-start events summed per (window, kind, order, operation): `w` the window's
+    index, `quantity` the units, `events` how many events (lot starts)."""
+    idx = np.full(len(units), -1)
+    t_all = units["time"].to_numpy(dtype=float)
+    st_all = units["station"].to_numpy(dtype=object)
+    for station, w in windows.groupby("station", sort=False):
+        mask = st_all == station
+        starts, ends = w["s_start"].to_numpy(dtype=float), w["s_end"].to_numpy(dtype=float)
+        order = np.argsort(starts)
+        starts, ends, ids = starts[order], ends[order], w.index.to_numpy()[order]
+        t = t_all[mask]
+        j = np.searchsorted(starts, t, side="right") - 1
+        ok = (j >= 0) & (t < ends[j.clip(0)])
+        idx[np.flatnonzero(mask)[ok]] = ids[j[ok]]
+    keep = idx >= 0
+    frame = units.loc[keep, ["kind", "order_id", "operation", "quantity"]].assign(w=idx[keep])
+    frame["order_id"] = frame["order_id"].astype(object).where(frame["order_id"].notna(), None)
+    frame["operation"] = frame["operation"].astype(object).where(frame["operation"].notna(), None)
+    return (
+        frame.groupby(["w", "kind", "order_id", "operation"], dropna=False, sort=False)
+        .agg(quantity=("quantity", "sum"), events=("quantity", "size"))
+        .reset_index()
+    )
+
+
 def _row(
     plant: Plant,
     w: Any,
-    seconds: pd.DataFrame,
-    units: pd.DataFrame,
+    mine: pd.DataFrame,
+    ev: pd.DataFrame,
     ideal: IdealTimes,
     measured: dict[str, set[str]],
     per_machine: set[str],
@@ -364,7 +406,6 @@ def _row(
     station = str(w.station)
     tags = measured.get(station, set())
     k = 1 if station in per_machine else plant.station_map[station].machines
-    mine = seconds[(seconds["station"] == station) & (seconds["shift"] == w.shift)]
     by_state = {str(st): float(d) * k for st, d in zip(mine["state"], mine["d"], strict=True)}
     ms = MachineState
     known = {m.value for m in ms}
@@ -381,7 +422,6 @@ def _row(
     recorded = sum(by_state.values())
     unknown_state = sum(d for st, d in by_state.items() if st not in known)
 
-    ev = units[(units["station"] == station) & (units["time"] >= w.s_start) & (units["time"] < w.s_end)]
     made = ev[ev["kind"] != "order_started"]
     good = int(made.loc[made["kind"] == "produced", "quantity"].sum())
     scrap = int(made.loc[made["kind"] == "scrapped", "quantity"].sum())
@@ -393,12 +433,12 @@ def _row(
         else:
             planned += pri * int(qty)
     starts = ev[ev["kind"] == "order_started"]
-    for order in starts["order_id"]:
+    for order, count in zip(starts["order_id"], starts["events"], strict=True):
         batch = ideal.batch(station, _text(order))
         if batch is None:
-            unknown_pri += 1
+            unknown_pri += int(count)
         else:
-            planned += batch
+            planned += batch * int(count)
     el = TimeElements(**el_times, gq=good, sq=scrap, planned_time=planned)
     values: dict[str, Any] = el.kpis()
     values.update(kpis.station_kpis(el))
@@ -420,7 +460,7 @@ def _row(
         reasons.append(f"no ideal time for {unknown_pri} units or lots: effectiveness")
         for name in _NEEDS_PRI:
             values[name] = math.nan
-    elif len(made) and ideal.has_batches(station) and "current_order" not in tags:
+    elif good + scrap > 0 and ideal.has_batches(station) and "current_order" not in tags:
         reasons.append("no CurrentOrder tag: lot starts (batch times)")
         for name in _NEEDS_PRI:
             values[name] = math.nan
@@ -440,7 +480,7 @@ def _row(
         "good": float(good) if counted else math.nan,
         "scrapped": float(scrap) if "reject_count" in tags else math.nan,
         "planned_run_time": planned if not unknown_pri else math.nan,
-        "batches": len(starts),
+        "batches": int(starts["events"].sum()),
         "unknown_pri_units": unknown_pri,
         "unknown_state": unknown_state,
         "not_measured": "; ".join(reasons),
