@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -65,7 +64,8 @@ ISO_ELEMENTS = {
 }
 """Column -> ISO 22400 symbol of the time elements (seconds; machine-seconds on k machines)."""
 LOOKBACK = 7 * 86400.0
-"""How far before the window lot starts are read, to attribute units on parallel machines."""
+"""How far before the window lot starts are read, to attribute units on parallel machines
+(only with an order book, the only case that re-attributes)."""
 
 _TIME_BASED = ("availability", "performance", "oee", "nee", "effectiveness")
 _NEEDS_GOOD = ("performance", "quality", "oee", "nee", "effectiveness")
@@ -180,10 +180,17 @@ class IdealTimes:
         self.products = {p.id: p for p in plant.products}
         self.product_of: dict[str, str] = dict(books)
         self.candidates: dict[str, tuple[str, ...]] = {}
+        self._cache: dict[tuple[str, tuple[str, ...], str | None], list[Any]] = {}
+        self._agreed: dict[tuple[str, int], float | None] = {}
+        """Resolved times per cached operation list (keyed by its id: the lists live in _cache)."""
         by_order: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
-        for order, station, operation, units in seen.itertuples(index=False):
-            if order not in self.product_of:
-                by_order[str(order)][(str(station), str(operation))] = float(units)
+        cols = [seen[c].to_numpy(dtype=object) for c in seen.columns[:3]]
+        units = seen[seen.columns[3]].to_numpy(dtype=float)
+        unknown = ~pd.Series(cols[0]).isin(list(self.product_of)).to_numpy()
+        for order, station, operation, n in zip(
+            cols[0][unknown], cols[1][unknown], cols[2][unknown], units[unknown], strict=True
+        ):
+            by_order[str(order)][(str(station), str(operation))] = float(n)
         for order, where in by_order.items():
             self.candidates[order] = self._infer(where)
 
@@ -208,27 +215,45 @@ class IdealTimes:
         best = max(scores.values())
         return tuple(p for p, v in scores.items() if v == best)
 
-    def _ops(self, station: str, order: str | None, operation: str | None) -> list[Any]:
+    def names(self, order: str | None) -> tuple[str, ...]:
+        """The products an order may be: its book's, else the inferred candidates, else any."""
         if order is not None and order in self.product_of and self.product_of[order] in self.products:
-            names: Iterable[str] = (self.product_of[order],)
-        elif order is not None and order in self.candidates:
-            names = self.candidates[order]
-        else:
-            names = self.products
-        ops = [op for n in names for op in self.products[n].routing if station in op.stations]
-        if operation is not None:
-            named = [op for op in ops if op.id == operation]
-            ops = named or ops  # an operation the product does not have there: fall back to the station
-        return ops
+            return (self.product_of[order],)
+        if order is not None and order in self.candidates:
+            return self.candidates[order]
+        return tuple(self.products)
+
+    def _ops(self, station: str, order: str | None, operation: str | None) -> list[Any]:
+        return self.ops_of(station, self.names(order), operation)
+
+    def ops_of(self, station: str, names: tuple[str, ...], operation: str | None) -> list[Any]:
+        """The operations of products `names` done on `station` (named `operation` if given)."""
+        key = (station, names, operation)
+        found = self._cache.get(key)
+        if found is None:
+            ops = [op for n in names for op in self.products[n].routing if station in op.stations]
+            if operation is not None:
+                named = [op for op in ops if op.id == operation]
+                ops = named or ops  # an operation the product lacks there: fall back to the station
+            found = self._cache[key] = ops
+        return found
 
     def pri(self, station: str, order: str | None, operation: str | None) -> float | None:
         """The mean unit time, when every operation the unit may have been agrees on it."""
-        return _agreed([op.time.mean for op in self._ops(station, order, operation)])
+        ops = self._ops(station, order, operation)
+        key = ("pri", id(ops))
+        if key not in self._agreed:
+            self._agreed[key] = _agreed([op.time.mean for op in ops])
+        return self._agreed[key]
 
     def batch(self, station: str, order: str | None) -> float | None:
         """The planned batch time of a lot of `order` started on the station (the event's operation
         is not used: it may still name the previous lot's)."""
-        return _agreed([op.batch_time for op in self._ops(station, order, None)])
+        ops = self._ops(station, order, None)
+        key = ("batch", id(ops))
+        if key not in self._agreed:
+            self._agreed[key] = _agreed([op.batch_time for op in ops])
+        return self._agreed[key]
 
     def has_batches(self, station: str) -> bool:
         ops = (op for p in self.plant.products for op in p.routing if station in op.stations)
@@ -268,11 +293,12 @@ def reattribute(units: pd.DataFrame, plant: Plant, quantities: dict[str, int]) -
     made: dict[tuple[str, str], int] = defaultdict(int)
     orders = out["order_id"].to_numpy(dtype=object).copy()
     operations = out["operation"].to_numpy(dtype=object).copy()
-    for i, (station, kind, order, qty) in enumerate(
-        zip(out["station"], out["kind"], out["order_id"], out["quantity"], strict=True)
-    ):
-        if station not in multi or _text(order) is None:
-            continue
+    stations = out["station"].to_numpy(dtype=object)
+    kinds = out["kind"].to_numpy(dtype=object)
+    quantity = out["quantity"].to_numpy()
+    rows = np.flatnonzero(pd.Series(stations).isin(list(multi)).to_numpy() & pd.notna(orders))
+    for i in rows:
+        station, kind, order, qty = stations[i], kinds[i], orders[i], int(quantity[i])
         open_lots = lots[station]
         if kind == "order_started":
             need = quantities.get(order)
@@ -326,34 +352,35 @@ def actual_kpis(
         cur.unregister("_pw_kwin")
     measured = _measured(cur)
     per_machine = _per_machine(cur)
+    books = _books(cur)
+    multi = books and any(st.machines > 1 for st in plant.stations)
     units = cur.execute(
         f"SELECT time, station, kind, order_id, operation, quantity FROM {src} "
         "WHERE kind IN ('produced', 'scrapped', 'order_started') AND time >= $a AND time < $e "
         "ORDER BY time, seq",
-        {"a": s - LOOKBACK, "e": e},
+        {"a": s - LOOKBACK if multi else s, "e": e},
     ).df()
+    units = units.astype({c: object for c in ("station", "kind", "order_id", "operation")})
     seen = cur.execute(
         "SELECT order_id, station, operation, sum(quantity) FROM actual_events "
         "WHERE kind IN ('produced', 'scrapped') AND order_id IS NOT NULL AND operation IS NOT NULL "
         "GROUP BY ALL"
     ).df()
-    books = _books(cur)
     ideal = IdealTimes(plant, {o: p for o, (p, _) in books.items()}, seen)
     units = reattribute(units, plant, {o: q for o, (_, q) in books.items()})
     units = units[units["time"] >= s]
-    groups = _grouped(units, windows)
-    by_window = {w: g for w, g in groups.groupby("w", sort=False)} if len(groups) else {}
+    totals = _totals(_grouped(units, windows), windows, ideal)
     state_of = (
         {key: g for key, g in seconds.groupby(["station", "shift"], sort=False)} if len(seconds) else {}
     )
-    empty_units = groups.iloc[:0]
+    nothing = {"good": 0, "scrap": 0, "planned": 0.0, "unknown": 0, "lots": 0}
     empty_states = seconds.iloc[:0]
     rows = [
         _row(
             plant,
             w,
             state_of.get((w.station, w.shift), empty_states),
-            by_window.get(i, empty_units),
+            totals.get(i, nothing),
             ideal,
             measured,
             per_machine,
@@ -393,11 +420,48 @@ def _grouped(units: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _totals(groups: pd.DataFrame, windows: pd.DataFrame, ideal: IdealTimes) -> dict[int, dict[str, float]]:
+    """Per window index: good and scrapped units, planned run time (PRI x units + batch time per
+    lot start), units and lots without a known ideal time, lots started. Ideal times are
+    resolved once per (station, possible products, operation), not per event."""
+    if groups.empty:
+        return {}
+    g = groups.copy()
+    g["station"] = windows["station"].to_numpy(dtype=object)[g["w"].to_numpy()]
+    orders = pd.unique(g["order_id"].to_numpy(dtype=object))
+    names = {o: ideal.names(_text(o)) for o in orders}
+    g["names"] = [names[o] for o in g["order_id"].to_numpy(dtype=object)]
+    start = (g["kind"] == "order_started").to_numpy()
+    g.loc[start, "operation"] = None  # a lot start's operation may still be the previous lot's
+    keys = g[["station", "names", "operation"]].drop_duplicates()
+    times = {}
+    for station, product_names, operation, is_start in zip(
+        keys["station"], keys["names"], keys["operation"], keys["operation"].isna(), strict=True
+    ):
+        ops = ideal.ops_of(str(station), product_names, _text(operation))
+        times[(station, product_names, operation, "batch")] = _agreed([op.batch_time for op in ops])
+        if not is_start or _text(operation) is None:
+            times[(station, product_names, operation, "pri")] = _agreed([op.time.mean for op in ops])
+    kind = np.where(start, "batch", "pri")
+    cols = [g[c].to_numpy(dtype=object) for c in ("station", "names", "operation")]
+    ideal_time = [times.get((st, n, op, k)) for st, n, op, k in zip(*cols, kind, strict=True)]
+    g["ideal"] = pd.array(ideal_time, dtype="Float64").astype(float)
+    g["n"] = np.where(start, g["events"], g["quantity"])
+    g["known"] = g["ideal"].notna()
+    g["planned"] = np.where(g["known"], g["ideal"].fillna(0.0) * g["n"], 0.0)
+    g["unknown"] = np.where(g["known"], 0, g["n"])
+    g["good"] = np.where(g["kind"] == "produced", g["quantity"], 0)
+    g["scrap"] = np.where(g["kind"] == "scrapped", g["quantity"], 0)
+    g["lots"] = np.where(start, g["events"], 0)
+    sums = g.groupby("w")[["good", "scrap", "planned", "unknown", "lots"]].sum()
+    return {int(w): row for w, row in sums.to_dict(orient="index").items()}
+
+
 def _row(
     plant: Plant,
     w: Any,
     mine: pd.DataFrame,
-    ev: pd.DataFrame,
+    totals: dict[str, float],
     ideal: IdealTimes,
     measured: dict[str, set[str]],
     per_machine: set[str],
@@ -406,7 +470,10 @@ def _row(
     station = str(w.station)
     tags = measured.get(station, set())
     k = 1 if station in per_machine else plant.station_map[station].machines
-    by_state = {str(st): float(d) * k for st, d in zip(mine["state"], mine["d"], strict=True)}
+    by_state = {
+        str(st): float(d) * k
+        for st, d in zip(mine["state"].to_numpy(dtype=object), mine["d"].to_numpy(dtype=float), strict=True)
+    }
     ms = MachineState
     known = {m.value for m in ms}
     el_times = {
@@ -422,23 +489,8 @@ def _row(
     recorded = sum(by_state.values())
     unknown_state = sum(d for st, d in by_state.items() if st not in known)
 
-    made = ev[ev["kind"] != "order_started"]
-    good = int(made.loc[made["kind"] == "produced", "quantity"].sum())
-    scrap = int(made.loc[made["kind"] == "scrapped", "quantity"].sum())
-    planned, unknown_pri = 0.0, 0
-    for order, operation, qty in zip(made["order_id"], made["operation"], made["quantity"], strict=True):
-        pri = ideal.pri(station, _text(order), _text(operation))
-        if pri is None:
-            unknown_pri += int(qty)
-        else:
-            planned += pri * int(qty)
-    starts = ev[ev["kind"] == "order_started"]
-    for order, count in zip(starts["order_id"], starts["events"], strict=True):
-        batch = ideal.batch(station, _text(order))
-        if batch is None:
-            unknown_pri += int(count)
-        else:
-            planned += batch * int(count)
+    good, scrap = int(totals["good"]), int(totals["scrap"])
+    planned, unknown_pri = float(totals["planned"]), int(totals["unknown"])
     el = TimeElements(**el_times, gq=good, sq=scrap, planned_time=planned)
     values: dict[str, Any] = el.kpis()
     values.update(kpis.station_kpis(el))
@@ -480,7 +532,7 @@ def _row(
         "good": float(good) if counted else math.nan,
         "scrapped": float(scrap) if "reject_count" in tags else math.nan,
         "planned_run_time": planned if not unknown_pri else math.nan,
-        "batches": int(starts["events"].sum()),
+        "batches": int(totals["lots"]),
         "unknown_pri_units": unknown_pri,
         "unknown_state": unknown_state,
         "not_measured": "; ".join(reasons),
