@@ -369,7 +369,9 @@ def actual_kpis(
     ideal = IdealTimes(plant, {o: p for o, (p, _) in books.items()}, seen)
     units = reattribute(units, plant, {o: q for o, (_, q) in books.items()})
     units = units[units["time"] >= s]
-    totals = _totals(_grouped(units, windows), windows, ideal)
+    idx = _window_index(units, windows)
+    totals = _totals(_grouped(units, idx), windows, ideal)
+    _add_batches(units, idx, windows, ideal, totals)
     state_of = (
         {key: g for key, g in seconds.groupby(["station", "shift"], sort=False)} if len(seconds) else {}
     )
@@ -394,9 +396,8 @@ def actual_kpis(
     return add_timestamps(out, plant.epoch, ["shift_start", "shift_end"])
 
 
-def _grouped(units: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
-    """Unit and lot-start events summed per (window, kind, order, operation): `w` the window's
-    index, `quantity` the units, `events` how many events (lot starts)."""
+def _window_index(units: pd.DataFrame, windows: pd.DataFrame) -> np.ndarray:
+    """For each event, the index of its station's window holding its time (-1: none)."""
     idx = np.full(len(units), -1)
     t_all = units["time"].to_numpy(dtype=float)
     st_all = units["station"].to_numpy(dtype=object)
@@ -409,6 +410,12 @@ def _grouped(units: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
         j = np.searchsorted(starts, t, side="right") - 1
         ok = (j >= 0) & (t < ends[j.clip(0)])
         idx[np.flatnonzero(mask)[ok]] = ids[j[ok]]
+    return idx
+
+
+def _grouped(units: pd.DataFrame, idx: np.ndarray) -> pd.DataFrame:
+    """Unit and lot-start events summed per (window, kind, order, operation): `w` the window's
+    index, `quantity` the units, `events` how many events (lot starts)."""
     keep = idx >= 0
     frame = units.loc[keep, ["kind", "order_id", "operation", "quantity"]].assign(w=idx[keep])
     frame["order_id"] = frame["order_id"].astype(object).where(frame["order_id"].notna(), None)
@@ -446,8 +453,8 @@ def _totals(groups: pd.DataFrame, windows: pd.DataFrame, ideal: IdealTimes) -> d
     cols = [g[c].to_numpy(dtype=object) for c in ("station", "names", "operation")]
     ideal_time = [times.get((st, n, op, k)) for st, n, op, k in zip(*cols, kind, strict=True)]
     g["ideal"] = pd.array(ideal_time, dtype="Float64").astype(float)
-    g["n"] = np.where(start, g["events"], g["quantity"])
-    g["known"] = g["ideal"].notna()
+    g["n"] = np.where(start, 0, g["quantity"])  # lot starts: batch times in _add_batches
+    g["known"] = g["ideal"].notna() | start
     g["planned"] = np.where(g["known"], g["ideal"].fillna(0.0) * g["n"], 0.0)
     g["unknown"] = np.where(g["known"], 0, g["n"])
     g["good"] = np.where(g["kind"] == "produced", g["quantity"], 0)
@@ -455,6 +462,43 @@ def _totals(groups: pd.DataFrame, windows: pd.DataFrame, ideal: IdealTimes) -> d
     g["lots"] = np.where(start, g["events"], 0)
     sums = g.groupby("w")[["good", "scrap", "planned", "unknown", "lots"]].sum()
     return {int(w): row for w, row in sums.to_dict(orient="index").items()}
+
+
+def _add_batches(
+    units: pd.DataFrame,
+    idx: np.ndarray,
+    windows: pd.DataFrame,
+    ideal: IdealTimes,
+    totals: dict[int, dict[str, float]],
+) -> None:
+    """Add each lot start's planned batch time to the windows it runs in: from the start, what
+    does not fit before its window ends goes to the station's next window (the next shift, where
+    the batch goes on after a shift change or the night)."""
+    starts = np.flatnonzero((units["kind"] == "order_started").to_numpy() & (idx >= 0))
+    if not len(starts):
+        return
+    following: dict[int, int] = {}
+    for _, w in windows.groupby("station", sort=False):
+        ordered = w.sort_values("s_start").index.to_numpy()
+        following.update(zip(ordered[:-1].tolist(), ordered[1:].tolist(), strict=True))
+    t_all = units["time"].to_numpy(dtype=float)
+    stations = units["station"].to_numpy(dtype=object)
+    orders = units["order_id"].to_numpy(dtype=object)
+    ends = windows["s_end"].to_numpy(dtype=float)
+    blank = {"good": 0, "scrap": 0, "planned": 0.0, "unknown": 0, "lots": 0}
+    for i in starts:
+        w = int(idx[i])
+        batch = ideal.batch(str(stations[i]), _text(orders[i]))
+        if batch is None:
+            totals.setdefault(w, dict(blank))["unknown"] += 1
+            continue
+        left, t = batch, t_all[i]
+        while left > 0 and w is not None:
+            part = min(left, max(ends[w] - t, 0.0))
+            totals.setdefault(w, dict(blank))["planned"] += part
+            left -= part
+            w = following.get(w)
+            t = -math.inf
 
 
 def _row(
