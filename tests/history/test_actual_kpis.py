@@ -280,3 +280,31 @@ def test_history_kpis_user_errors_exit_2(tmp_path, plant):
         res = runner.invoke(app, ["history", "kpis", "--db", db, *args])
         assert res.exit_code == 2, (args, res.output)
         assert "Traceback" not in res.output
+
+
+def test_a_batch_across_a_shift_change_counts_where_it_runs(tmp_path):
+    shifts = (
+        "calendars:\n  two:\n    shifts:\n"
+        '      - {name: early, days: mon-fri, start: "06:00", end: "14:00"}\n'
+        '      - {name: late, days: mon-fri, start: "14:00", end: "22:00"}\nlines:'
+    )
+    text = PLANT.replace("lines:", shifts).replace(
+        "  - id: L\n    stations:", "  - id: L\n    calendar: two\n    stations:"
+    )
+    plant = plant_from_text(text, "shifts.yaml")[0]
+    start = 14 * H - 300  # 13:55: 5 of the 10 batch minutes before 14:00, 5 after, then 40 x 15 s
+    rows = [
+        (start, "wash", 0, "order_started", "S1", "wash", 0, None),
+        (start, "wash", 0, "state", None, None, 0, "Execute"),
+        *[(start + 600 + 15 * (i + 1), "wash", 0, "produced", "S1", "wash", 1, None) for i in range(40)],
+        (start + 1200, "wash", 0, "state", None, None, 0, "Idle"),
+    ]
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        store.record_run("sync", started_by="t", plant=plant, orders=[Order("S1", "S", 40, 0, 20 * H)])
+        store.add_actual_events(_events(rows))
+        out = store.actual_kpis(6 * H, 22 * H, by="shift").set_index(["station", "shift"])
+    early, late = out.loc[("wash", "2026-11-30 early")], out.loc[("wash", "2026-11-30 late")]
+    assert early["planned_run_time"] == pytest.approx(300) and early["performance"] == pytest.approx(1.0)
+    assert late["planned_run_time"] == pytest.approx(300 + 40 * 15) and late["performance"] == pytest.approx(
+        1.0
+    )
