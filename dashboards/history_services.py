@@ -104,25 +104,11 @@ class HistoryServices:
         cols = ["station", "availability", "performance", "quality", "oee"]
         if end <= start:
             return pd.DataFrame(columns=cols)
-        per = self.store.oee_per_shift(start, end, plant=self.plant())
-        per = per[per["recorded"] > 0]
+        # one window [start, end) per station: the history's KPI engine sums the elements
+        per = self.store.actual_kpis(start, end, by="station", plant=self.plant())
         if per.empty:
             return pd.DataFrame(columns=cols)
-        # sum the time elements and quantities, then divide: OEE is not additive
-        g = per.groupby("station", sort=False)[["pbt", "apt", "planned_run_time", "pq", "gq"]].sum(
-            min_count=1
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = pd.DataFrame(
-                {
-                    "station": g.index,
-                    "availability": np.where(g["pbt"] > 0, g["apt"] / g["pbt"], np.nan),
-                    "performance": np.where(g["apt"] > 0, g["planned_run_time"] / g["apt"], np.nan),
-                    "quality": np.where(g["pq"] > 0, g["gq"] / g["pq"], np.nan),
-                }
-            )
-        out["oee"] = out["availability"] * out["performance"] * out["quality"]
-        return out.reset_index(drop=True)
+        return per[per["recorded"] > 0][cols].reset_index(drop=True)
 
     def _dispatched_plan(self) -> str | None:
         dispatched = self.store.list_runs(kind="dispatch", limit=1)

@@ -22,27 +22,8 @@ from scenarios.files import LoadedScenario, library_descriptions, load_scenario,
 from scenarios.report import ScenarioReport
 from twin.errors import PlantwinError
 from twin.history import HistoryStore
+from twin.kpi import KPIS, KpiRegistry
 from twin.plant import Plant
-
-KPI_UNITS: dict[str, tuple[str, float]] = {
-    "throughput_per_hour": ("pcs/h", 1.0),
-    "orders_completed": ("orders", 1.0),
-    "orders_per_hour": ("orders/h", 1.0),
-    "lead_time_mean": ("h", 1 / 3600.0),
-    "wip_mean": ("pcs", 1.0),
-    "on_time_rate": ("share", 1.0),
-    "tardiness_total": ("h", 1 / 3600.0),
-    "makespan": ("h", 1 / 3600.0),
-    "units_good": ("pcs", 1.0),
-    "units_scrapped": ("pcs", 1.0),
-    "oee": ("share", 1.0),
-    "availability": ("share", 1.0),
-    "effectiveness": ("share", 1.0),
-    "performance": ("share", 1.0),
-    "quality": ("share", 1.0),
-    "quality_ratio": ("share", 1.0),
-}
-"""Display unit and scale of the runner's KPIs (seconds shown as hours)."""
 
 
 class ScenarioRunner(Protocol):
@@ -64,20 +45,23 @@ def library() -> list[ScenarioInfo]:
     return [ScenarioInfo(name, text) for name, text in library_descriptions().items()]
 
 
-def comparison_frame(report: ScenarioReport) -> pd.DataFrame:
-    """The first variant's KPI comparison, top-level KPIs only, in display units."""
-    cols = ["kpi", "unit", "baseline", "variant", "difference", "ci_low", "ci_high"]
+def comparison_frame(report: ScenarioReport, kpis: KpiRegistry = KPIS) -> pd.DataFrame:
+    """The first variant's KPI comparison, plant-level KPIs only (headline ones first), in the
+    display units of the registry `kpis` (durations in hours, shares in percent); `better` is
+    the direction of improvement ('higher', 'lower', '' when unknown)."""
+    cols = ["kpi", "unit", "better", "baseline", "variant", "difference", "ci_low", "ci_high"]
     if not report.variants:
         return pd.DataFrame(columns=cols)
     rows = []
-    for c in report.variants[0].comparison:
-        if "." in c.kpi:
-            continue
-        unit, scale = KPI_UNITS.get(c.kpi, ("", 1.0))
+    chosen = [c for c in report.variants[0].comparison if "." not in c.kpi]
+    for c in sorted(chosen, key=lambda c: kpis.headline_rank(c.kpi)):
+        k = kpis.get(c.kpi)
+        unit, scale = k.display if k is not None else ("", 1.0)
         rows.append(
             (
                 c.kpi,
                 unit,
+                c.better,
                 c.baseline.mean * scale,
                 c.variant.mean * scale,
                 c.difference.mean * scale,
@@ -88,7 +72,7 @@ def comparison_frame(report: ScenarioReport) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def to_result(report: ScenarioReport, run_id: str | None) -> WhatIfResult:
+def to_result(report: ScenarioReport, run_id: str | None, kpis: KpiRegistry = KPIS) -> WhatIfResult:
     """The page's view of a scenario report (its first variant against the baseline)."""
     v = report.variants[0] if report.variants else None
     changes = pd.DataFrame(
@@ -111,7 +95,7 @@ def to_result(report: ScenarioReport, run_id: str | None) -> WhatIfResult:
     return WhatIfResult(
         run_id=run_id,
         title=title,
-        comparison=comparison_frame(report),
+        comparison=comparison_frame(report, kpis),
         baseline=report.baseline.schedule,
         variant=v.side.schedule if v else None,
         accepted=v.side.check.accepted if v else report.baseline.check.accepted,
@@ -132,14 +116,20 @@ def _json_safe(value: Any) -> Any:
 
 class ScenarioWhatIf:
     """A what-if runner for `HistoryServices(whatif=...)`: loads the scenario (a library one, or a
-    rush order made into one), runs it with `runner`, and records the run in `store`."""
+    rush order made into one), runs it with `runner`, and records the run in `store`. `kpis` is
+    the registry the comparison is shown with (the runner's simulations should use the same)."""
 
     def __init__(
-        self, runner: ScenarioRunner, store: HistoryStore | None, plant: Callable[[], Plant]
+        self,
+        runner: ScenarioRunner,
+        store: HistoryStore | None,
+        plant: Callable[[], Plant],
+        kpis: KpiRegistry = KPIS,
     ) -> None:
         self.runner = runner
         self.store = store
         self.plant = plant
+        self.kpis = kpis
 
     def __call__(self, request: WhatIfRequest, progress: Progress) -> WhatIfResult:
         """Raises PlantwinError (InputError) for a request the runner cannot take."""
@@ -177,7 +167,7 @@ class ScenarioWhatIf:
         report = self.runner(loaded, replications=request.replications, seed=request.seed, progress=tick)
         progress(0.97, "recording in the history")
         run_id = self._record(report, text, loaded)
-        return to_result(report, run_id)
+        return to_result(report, run_id, self.kpis)
 
     def _order_book(self) -> list[Any] | None:
         if self.store is None:

@@ -80,7 +80,7 @@ class WhatIfRequest:
 class WhatIfResult:
     """The outcome of a what-if: a KPI comparison and the baseline and variant plans.
 
-    `comparison` columns: kpi, unit, baseline, variant, difference, ci_low, ci_high
+    `comparison` columns: kpi, unit, better, baseline, variant, difference, ci_low, ci_high
     (ci_* the 95 % CI of the paired difference, NaN when not available).
     `order_changes` columns: order_id, baseline, variant, change (on-time probabilities).
     """

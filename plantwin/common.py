@@ -11,14 +11,17 @@ import math
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 
 from twin.errors import InputError, Issue, PlantwinError
+from twin.kpi import KPIS, KpiRegistry
 from twin.loader import load_orders, load_plant, shipped_orders_path
 from twin.orders import Order
 from twin.plant import Plant
@@ -48,6 +51,21 @@ def quiet_asyncua() -> None:
         handler._plantwin = True  # type: ignore[attr-defined]
         ours.addHandler(handler)
         ours.propagate = False
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the composition root hands every command, as click's context object: the KPI
+    registry (a test runs the app with `obj=Wiring(kpis=...)`; the console script with none)."""
+
+    kpis: KpiRegistry = KPIS
+
+
+def wiring(ctx: typer.Context | None) -> Wiring:
+    """The `Wiring` a command was run with (its `ctx: typer.Context` parameter); the default one
+    when none was given (the console script) or outside a command (`ctx` None)."""
+    obj = ctx.find_root().obj if ctx is not None else None
+    return obj if isinstance(obj, Wiring) else Wiring()
 
 
 class UserExit(Exception):

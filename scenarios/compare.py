@@ -11,20 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from scenarios.report import KpiComparison, Move, OrderImpact
+from twin.kpi import KPIS, KpiRegistry
 from twin.orders import Order
 from twin.schedule import Schedule
 from twin.stats import Estimate, mean_ci
-
-_LOWER_IS_BETTER = (
-    "tardiness", "delay", "lead_time", "leadtime", "wip", "makespan", "late", "lateness", "flow_time",
-    "wait", "scrap", "rework", "setup", "down", "blocked", "starved",
-)  # fmt: skip
-
-
-def better_direction(kpi: str) -> str:
-    """'lower' for KPIs where less is better (tardiness, lead time, WIP, makespan, ...), else 'higher'."""
-    name = kpi.lower()
-    return "lower" if any(word in name for word in _LOWER_IS_BETTER) else "higher"
 
 
 def paired(baseline: Sequence[float], variant: Sequence[float]) -> Estimate:
@@ -39,15 +29,19 @@ def paired(baseline: Sequence[float], variant: Sequence[float]) -> Estimate:
 
 
 def compare_kpis(
-    baseline: Mapping[str, Sequence[float]], variant: Mapping[str, Sequence[float]]
+    baseline: Mapping[str, Sequence[float]],
+    variant: Mapping[str, Sequence[float]],
+    kpis: KpiRegistry = KPIS,
 ) -> list[KpiComparison]:
-    """A row per KPI both sides report, in the baseline's order."""
+    """A row per KPI both sides report, in the baseline's order; which way is better comes from
+    the registry `kpis` ('' for a key it does not hold: then no side is called better)."""
     rows = []
     for kpi, base in baseline.items():
         var = variant.get(kpi)
         if var is None:
             continue
-        rows.append(KpiComparison(kpi, mean_ci(base), mean_ci(var), paired(base, var), better_direction(kpi)))
+        better = kpis.better(kpi) or ""
+        rows.append(KpiComparison(kpi, mean_ci(base), mean_ci(var), paired(base, var), better))
     return rows
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from scenarios.model import PlannerSettings
 from scenarios.report import PlanSummary
+from twin.kpi import KPIS, KpiRegistry
 from twin.live import LiveState
 from twin.orders import Order
 from twin.plant import Plant
@@ -97,8 +98,11 @@ class TwinEngine:
     """The planner (CP-SAT, dispatch rules, minimal-disruption re-plan) and the SimPy simulator.
 
     `planner` and `sim` are imported on first use: every `plantwin` command imports this module
-    (the CLI registers all commands), and OR-Tools takes a noticeable time to load.
+    (the CLI registers all commands), and OR-Tools takes a noticeable time to load. Simulations
+    report the KPIs of the registry `kpis`.
     """
+
+    kpis: KpiRegistry = KPIS
 
     def plan(
         self,
@@ -180,7 +184,7 @@ class TwinEngine:
         book = list(orders)
         reps = sim.replicate(
             plant, book, schedule=schedule, rule=rule, until=until, replications=replications,
-            seed=seed, executor=executor, live=live, progress=progress,
+            seed=seed, executor=executor, live=live, progress=progress, kpis=self.kpis,
         )  # fmt: skip
         verdict = None
         if schedule is not None:

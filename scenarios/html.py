@@ -8,7 +8,8 @@ import math
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from scenarios.report import HEADLINE_KPIS, KpiComparison, ScenarioReport, SweepReport, VariantReport
+from scenarios.report import KpiComparison, ScenarioReport, SweepReport, VariantReport
+from twin.kpi import KPIS, KpiRegistry
 from twin.timeutil import format_duration
 
 _CSS = """
@@ -20,24 +21,20 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}.better{color:#137333}.worse{col
 """
 
 
-def _num(x: float | None, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    return f"{x:.{digits}g}"
-
-
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{x:.0%}"
 
 
-def comparison_figure(variant: VariantReport) -> go.Figure:
-    """Paired differences (variant - baseline) per KPI with 95 % CIs, relative to the baseline mean."""
+def comparison_figure(variant: VariantReport, kpis: KpiRegistry = KPIS) -> go.Figure:
+    """Paired differences (variant - baseline) per headline KPI of the registry with 95 % CIs,
+    relative to the baseline mean."""
+    heads = kpis.headline
     rows = [
         c
         for c in variant.comparison
-        if c.kpi in HEADLINE_KPIS and c.baseline.mean != 0.0 and math.isfinite(c.baseline.mean)
+        if c.kpi in heads and c.baseline.mean != 0.0 and math.isfinite(c.baseline.mean)
     ]
-    names = [c.kpi for c in rows]
+    names = [kpis.label(c.kpi) for c in rows]
     rel = [c.difference.mean / abs(c.baseline.mean) for c in rows]
     err_hi = [(c.difference.high - c.difference.mean) / abs(c.baseline.mean) for c in rows]
     err_lo = [(c.difference.mean - c.difference.low) / abs(c.baseline.mean) for c in rows]
@@ -105,13 +102,15 @@ def sweep_figure(sweep: SweepReport) -> go.Figure:
     return fig
 
 
-def _kpi_tables(rows: tuple[KpiComparison, ...]) -> str:
-    """The headline KPIs, then the rest folded away."""
-    head = sorted((c for c in rows if c.kpi in HEADLINE_KPIS), key=lambda c: HEADLINE_KPIS.index(c.kpi))
-    rest = tuple(c for c in rows if c.kpi not in HEADLINE_KPIS)
-    out = _kpi_table(tuple(head))
+def _kpi_tables(rows: tuple[KpiComparison, ...], kpis: KpiRegistry) -> str:
+    """The registry's headline KPIs, then the rest folded away."""
+    heads = kpis.headline
+    head = sorted((c for c in rows if c.kpi in heads), key=lambda c: kpis.headline_rank(c.kpi))
+    rest = tuple(c for c in rows if c.kpi not in heads)
+    out = _kpi_table(tuple(head), kpis)
     if rest:
-        out += f"<details><summary>{len(rest)} more KPIs (per station)</summary>{_kpi_table(rest)}</details>"
+        more = _kpi_table(rest, kpis)
+        out += f"<details><summary>{len(rest)} more KPIs (per station)</summary>{more}</details>"
     return out
 
 
@@ -122,25 +121,35 @@ def _reasons(reasons: tuple[str, ...]) -> str:
     return f"<details><summary>{len(reasons)} reason(s)</summary><ul>{items}</ul></details>"
 
 
-def _kpi_table(rows: tuple[KpiComparison, ...]) -> str:
+def _kpi_table(rows: tuple[KpiComparison, ...], kpis: KpiRegistry) -> str:
     out = [
         "<table><tr><th class=l>KPI</th><th>baseline</th><th>variant</th><th>difference</th>"
         "<th>95 % CI of difference</th><th class=l>effect</th></tr>"
     ]
     for c in rows:
         cls = {"better": "better", "worse": "worse"}.get(c.verdict, "")
+        fmt = kpis.format
+        direction = f"{c.better} is better" if c.better else "no direction"
         out.append(
-            f"<tr><td class=l>{html.escape(c.kpi)}</td><td>{_num(c.baseline.mean)}</td>"
-            f"<td>{_num(c.variant.mean)}</td><td>{_num(c.difference.mean)}</td>"
-            f"<td>[{_num(c.difference.low)}, {_num(c.difference.high)}]</td>"
-            f"<td class='l {cls}'>{c.verdict} <small>({c.better} is better)</small></td></tr>"
+            f"<tr><td class=l title='{html.escape(c.kpi)}'>{html.escape(kpis.label(c.kpi))}</td>"
+            f"<td>{fmt(c.kpi, c.baseline.mean, '–')}</td><td>{fmt(c.kpi, c.variant.mean, '–')}</td>"
+            f"<td>{_diff(kpis, c.kpi, c.difference.mean)}</td>"
+            f"<td>[{_diff(kpis, c.kpi, c.difference.low)}, {_diff(kpis, c.kpi, c.difference.high)}]</td>"
+            f"<td class='l {cls}'>{c.verdict} <small>({direction})</small></td></tr>"
         )
     out.append("</table>")
     return "".join(out)
 
 
-def render_html(report: ScenarioReport) -> str:
-    """The whole report as one HTML document (plotly.js embedded once)."""
+def _diff(kpis: KpiRegistry, kpi: str, value: float) -> str:
+    """A difference in the KPI's format, with its sign (percentage points for shares)."""
+    text = kpis.format(kpi, abs(value), "–") if math.isfinite(value) else "–"
+    return text if text == "–" else ("-" if value < 0 else "+") + text
+
+
+def render_html(report: ScenarioReport, kpis: KpiRegistry = KPIS) -> str:
+    """The whole report as one HTML document (plotly.js embedded once); names, formats and
+    directions of KPIs from the registry `kpis`."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>What-if: {html.escape(report.scenario)}</title>"
@@ -173,7 +182,7 @@ def render_html(report: ScenarioReport) -> str:
         )
         if v.infeasible:
             parts.append(f"<p class=no>No plan exists: {html.escape(v.infeasible)}</p>")
-        parts.append(_kpi_tables(v.comparison))
+        parts.append(_kpi_tables(v.comparison, kpis))
         if v.rush:
             parts.append(
                 "<h3>Rush orders</h3><table><tr><th class=l>order</th><th>on-time probability</th></tr>"
@@ -183,7 +192,7 @@ def render_html(report: ScenarioReport) -> str:
                 for r in v.rush
             )
             parts.append("</table>")
-        parts.append(pio.to_html(comparison_figure(v), full_html=False, include_plotlyjs=include))
+        parts.append(pio.to_html(comparison_figure(v, kpis), full_html=False, include_plotlyjs=include))
         include = False
         if any(o.change for o in v.orders):
             parts.append(pio.to_html(orders_figure(v), full_html=False, include_plotlyjs=False))

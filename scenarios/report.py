@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from twin.kpi import KPIS, KpiRegistry
 from twin.orders import Order
 from twin.plant import Plant
 from twin.schedule import Schedule
@@ -17,11 +18,8 @@ from twin.verdict import Verdict
 if TYPE_CHECKING:
     from scenarios.counteroffer import CounterOffer
 
-HEADLINE_KPIS: tuple[str, ...] = (
-    "throughput_per_hour", "oee", "wip_mean", "lead_time_mean", "tardiness_total", "on_time_rate",
-    "makespan", "orders_completed", "units_good", "units_scrapped",
-)  # fmt: skip
-"""The plant-level KPIs a report shows first (the simulator's per-station KPIs follow)."""
+HEADLINE_KPIS: tuple[str, ...] = KPIS.headline
+"""The default registry's plant-level KPIs a report shows first (the per-station KPIs follow)."""
 
 
 def estimate_dict(e: Estimate) -> dict[str, float | int | None]:
@@ -38,14 +36,18 @@ class KpiComparison:
     variant: Estimate
     difference: Estimate
     better: str
-    """'higher' or 'lower': which direction is an improvement."""
+    """'higher' or 'lower': which direction is an improvement (from the KPI registry; '' for a
+    KPI it does not hold)."""
 
     @property
     def verdict(self) -> str:
-        """'better', 'worse' or 'no significant change' (the CI of the difference excludes 0 or not)."""
+        """'better', 'worse' or 'no significant change' (the CI of the difference excludes 0 or
+        not); 'changed' for a significant change of a KPI with no known direction."""
         d = self.difference
         if not (math.isfinite(d.low) and math.isfinite(d.high)) or d.low <= 0 <= d.high:
             return "no significant change"
+        if self.better not in ("higher", "lower"):
+            return "changed"
         up = d.low > 0
         return "better" if up == (self.better == "higher") else "worse"
 
@@ -288,32 +290,20 @@ class ScenarioReport:
         }
 
 
-def kpi_unit(kpi: str) -> str:
-    """The unit of a simulator KPI, for tables ('s', 'units/h', '' for ratios and counts)."""
-    if kpi in ("makespan", "lead_time_mean", "tardiness_total"):
-        return "s"
-    if kpi.startswith("throughput"):
-        return "units/h"
-    if kpi == "orders_per_hour":
-        return "orders/h"
-    if kpi.startswith(("units_", "orders_")):
-        return "units" if kpi.startswith("units_") else "orders"
-    if kpi == "wip_mean":
-        return "orders"
-    return ""
+def kpi_unit(kpi: str, kpis: KpiRegistry = KPIS) -> str:
+    """The unit of a KPI from the registry ('s', 'units/h', '' for ratios)."""
+    return kpis.unit(kpi)
 
 
-def comparison_frame(variant: VariantReport) -> pd.DataFrame:
-    """The KPI comparison as a table: kpi, unit, baseline, variant, difference, ci_low, ci_high
-    (ci_* the 95 % CI of the paired difference), headline KPIs first."""
-    rows = sorted(
-        variant.comparison,
-        key=lambda c: (HEADLINE_KPIS.index(c.kpi) if c.kpi in HEADLINE_KPIS else len(HEADLINE_KPIS), c.kpi),
-    )
+def comparison_frame(variant: VariantReport, kpis: KpiRegistry = KPIS) -> pd.DataFrame:
+    """The KPI comparison as a table: kpi, unit, better, baseline, variant, difference, ci_low,
+    ci_high (ci_* the 95 % CI of the paired difference), headline KPIs first."""
+    rows = sorted(variant.comparison, key=lambda c: (kpis.headline_rank(c.kpi), c.kpi))
     return pd.DataFrame(
         {
             "kpi": [c.kpi for c in rows],
-            "unit": [kpi_unit(c.kpi) for c in rows],
+            "unit": [kpis.unit(c.kpi) for c in rows],
+            "better": [c.better for c in rows],
             "baseline": [c.baseline.mean for c in rows],
             "variant": [c.variant.mean for c in rows],
             "difference": [c.difference.mean for c in rows],

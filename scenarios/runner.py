@@ -34,6 +34,7 @@ from scenarios.report import (
     VariantReport,
 )
 from twin.errors import InfeasibleError
+from twin.kpi import KPIS, KpiRegistry
 from twin.live import LiveState
 from twin.orders import Order
 from twin.plant import Plant
@@ -177,8 +178,12 @@ def run_scenario(
     progress: Progress | None = None,
     live: LiveState | None = None,
     counter_offers: bool | None = None,
+    kpis: KpiRegistry = KPIS,
 ) -> ScenarioReport:
     """Run a loaded scenario: baseline, every variant, the sweep; a typed, JSON-able report.
+
+    `kpis`: the KPI registry the simulations report and the comparison reads its directions
+    from (the default engine simulates with it; a given engine brings its own KPIs).
 
     `replications`/`seed` override the file's judge settings. `executor` runs sweep points
     and replications (None: the simulator's own local pool). `live`: start from the floor's
@@ -198,7 +203,7 @@ def run_scenario(
     s = seed if seed is not None else judge.seed
     policy = _policy(judge)
     settings = judge.planner
-    engine = engine if engine is not None else TwinEngine()
+    engine = engine if engine is not None else TwinEngine(kpis=kpis)
     # Steps: every replication of the baseline and of each variant, and every sweep point.
     total = n * (1 + len(loaded.variants)) + len(loaded.sweep_points)
     done = 0
@@ -257,7 +262,7 @@ def run_scenario(
             replications=n, seed=s, policy=policy, executor=executor, live=live,
             on_replication=replications_of(variant.name),
         )  # fmt: skip
-        report = _variant_report(variant, baseline, side, policy)
+        report = _variant_report(variant, baseline, side, policy, kpis)
         wanted = judge.counter_offer.enabled if counter_offers is None else counter_offers
         if wanted and report.fits is False and _only_orders_added(loaded, variant):
             tick(f"{variant.name}: refused, searching a counter-offer")
@@ -311,7 +316,11 @@ def run_scenario(
 
 
 def _variant_report(
-    variant: PreparedVariant, baseline: RunSide, side: RunSide, policy: AcceptancePolicy
+    variant: PreparedVariant,
+    baseline: RunSide,
+    side: RunSide,
+    policy: AcceptancePolicy,
+    kpis: KpiRegistry = KPIS,
 ) -> VariantReport:
     existing, rush = order_impacts(baseline.on_time, side.on_time, variant.orders, variant.rush)
     moved = (
@@ -333,7 +342,7 @@ def _variant_report(
         description=variant.description,
         changes=tuple(c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in variant.changes),
         side=side,
-        comparison=tuple(compare_kpis(baseline.samples, side.samples)),
+        comparison=tuple(compare_kpis(baseline.samples, side.samples, kpis)),
         orders=tuple(existing),
         rush=tuple(rush),
         moved=tuple(moved),

@@ -407,11 +407,12 @@ class PlantModel:
             return self.env.now
         return max(done)
 
-    def result(self, until: float | None = None, *, replication: int | None = None):
-        """The run so far as a `SimResult` (see sim.result.build_result)."""
+    def result(self, until: float | None = None, *, replication: int | None = None, kpis=None):
+        """The run so far as a `SimResult` (see sim.result.build_result); `kpis` a
+        `twin.kpi.KpiRegistry` (default: `twin.kpi.KPIS`)."""
         from sim.result import build_result
 
-        return build_result(self, self.env.now if until is None else until, replication)
+        return build_result(self, self.env.now if until is None else until, replication, kpis)
 
 
 __all__ = ["RULES", "PlantModel"]

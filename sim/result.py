@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from twin.kpi import Production, TimeElements, elements_from_times, kpi_dict, state_times
-from twin.states import MachineState
+from twin.kpi import KPIS, FlowCounts, KpiRegistry, Production, TimeElements, elements_from_times, state_times
 
 if TYPE_CHECKING:
     from sim.model import PlantModel
@@ -127,6 +126,8 @@ class SimResult:
     replication: int = 0
     elements: dict[str, TimeElements] = field(default_factory=dict)
     """ISO 22400 time elements per station (twin.kpi), for aggregating over runs."""
+    flow: FlowCounts = field(default_factory=FlowCounts)
+    """The order and unit counts the plant-level KPIs are computed from."""
     delay_by_order: dict[str, dict[str, float]] = field(default_factory=dict)
     """Order id -> cause -> seconds; `delays` is the same as a long frame."""
 
@@ -137,8 +138,11 @@ class SimResult:
         return frame(rows, DELAY_COLUMNS, self.replication)
 
 
-def build_result(model: PlantModel, until: float, replication: int | None = None) -> SimResult:
-    """Frames and KPIs of `model` over [model.start, until]."""
+def build_result(
+    model: PlantModel, until: float, replication: int | None = None, kpis: KpiRegistry | None = None
+) -> SimResult:
+    """Frames and KPIs of `model` over [model.start, until]; the KPIs are those of the registry
+    `kpis` (default `twin.kpi.KPIS`), evaluated on the run's time elements and flow counts."""
     rep = model.replication if replication is None else replication
     start = model.start
     ops = frame(model.op_rows, OPERATION_COLUMNS, rep)
@@ -169,49 +173,38 @@ def build_result(model: PlantModel, until: float, replication: int | None = None
             "on_time": ok,
         }
     )
-    completed = int(done.sum())
     judged = done | (due <= until)
-    good_units = sum(os_.good for os_ in live_orders)
     open_late = ~done & (due < until)
-    tardiness = float(tard[done].sum() + (until - due[open_late]).sum())
-    lead_sum = float((comp[done] - release[done]).sum())
-    on_time = int(ok.sum())
-    judged_n = int(judged.sum())
-
     span = until - start
-    hours = span / 3600.0 if span > 0 else math.nan
+    flow = FlowCounts(
+        span=span,
+        units_good=sum(os_.good for os_ in live_orders),
+        units_scrapped=sum(os_.scrapped for os_ in model.order_list),
+        orders_completed=int(done.sum()),
+        orders_judged=int(judged.sum()),
+        orders_on_time=int(ok.sum()),
+        lead_time_sum=float((comp[done] - release[done]).sum()),
+        tardiness=float(tard[done].sum() + (until - due[open_late]).sum()),
+        wip_area=model.wip_area(until) if span > 0 else 0.0,
+        makespan=(float(ops["end"].max()) - start) if len(ops) else 0.0,
+    )
     production = [
         Production(s, st.good, st.reject - st.rework, st.rework, st.planned_time)
         for s, st in model.stations.items()
     ]
     times = state_times(states, (start, until))
     elements = elements_from_times(times, production, model.stations)
-    kpis: dict[str, float] = {
-        "throughput_per_hour": good_units / hours,
-        "orders_completed": float(completed),
-        "orders_per_hour": completed / hours,
-        "lead_time_mean": lead_sum / completed if completed else math.nan,
-        "wip_mean": model.wip_area(until) / span if span > 0 else math.nan,
-        "on_time_rate": on_time / judged_n if judged_n else math.nan,
-        "tardiness_total": tardiness,
-        "makespan": (float(ops["end"].max()) - start) if len(ops) else 0.0,
-        "units_good": float(good_units),
-        "units_scrapped": float(sum(os_.scrapped for os_ in model.order_list)),
-    }
-    kpis.update(kpi_dict(elements))
-    starved = MachineState.STARVED.value
-    for s, el in elements.items():
-        wait = float(times.at[s, starved]) if s in times.index and starved in times.columns else 0.0
-        kpis[f"starved.{s}"] = wait / el.pbt if el.pbt > 0 else math.nan
+    registry = KPIS if kpis is None else kpis
     return SimResult(
         operations=ops,
         orders=orders,
         states=states,
-        kpis=kpis,
+        kpis=registry.evaluate(elements, flow),
         seed=model.seed,
         until=until,
         start=start,
         replication=rep,
         delay_by_order={os_.order.id: dict(os_.delay) for os_ in live_orders},
         elements=elements,
+        flow=flow,
     )

@@ -21,6 +21,7 @@ import pandas as pd
 from sim.model import PlantModel
 from sim.result import SimResult
 from sim.streams import derive_seed
+from twin.kpi import KPIS, KpiRegistry
 from twin.live import LiveState
 from twin.orders import Order, generate_orders
 from twin.plant import Plant
@@ -78,8 +79,10 @@ def run_one(
     seed: int,
     replication: int,
     live: LiveState | None,
+    kpis: KpiRegistry = KPIS,
 ) -> SimResult:
-    """Replication `replication`: build the model, run it to `until` (or until all work is done)."""
+    """Replication `replication`: build the model, run it to `until` (or until all work is done);
+    its KPIs are those of the registry `kpis`."""
     # A run makes millions of short-lived objects and no reference cycles on its hot path:
     # pausing the cyclic collector (which would scan every live object again and again)
     # saves a fifth of the time; it resumes afterwards.
@@ -99,7 +102,7 @@ def run_one(
             horizon=until,
         )
         model.run(until)
-        return model.result(until if until is not None else model.work_done_time())
+        return model.result(until if until is not None else model.work_done_time(), kpis=kpis)
     finally:
         if enabled:
             gc.enable()
@@ -119,14 +122,15 @@ def simulate(
     until: float | None = None,
     seed: int = 0,
     live: LiveState | None = None,
+    kpis: KpiRegistry = KPIS,
 ) -> SimResult:
-    """One run (replication 0 of `seed`). `until` is a plant time (seconds from the epoch);
-    None runs until every order is done (or nothing more can happen).
+    """One run (replication 0 of `seed`), its KPIs from the registry `kpis`. `until` is a plant
+    time (seconds from the epoch); None runs until every order is done (or nothing more can happen).
 
     Raises:
         ValueError: an unknown rule, a plan that does not fit the plant, or no orders to run.
     """
-    return run_one(plant, orders, schedule, rule, until, seed, 0, live)
+    return run_one(plant, orders, schedule, rule, until, seed, 0, live, kpis)
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,11 +194,13 @@ def replicate(
     target: tuple[str, float] | None = None,
     max_replications: int = 200,
     progress: Progress | None = None,
+    kpis: KpiRegistry = KPIS,
 ) -> Replications:
     """`replications` runs (0..n-1 of `seed`) on `executor` (default: a local pool of 2 processes
     when n > 1). With `target=(kpi, half_width)`, go on in small batches until the 95% CI
     half-width of `kpi` is at most `half_width` or `max_replications` ran (sequential stopping;
     `replications` is then the minimum). `progress(done, planned)` is called after each run.
+    Each run reports the KPIs of the registry `kpis` (it travels to the workers with the call).
 
     Raises:
         ValueError: fewer than 1 replication, or what `simulate` raises.
@@ -215,7 +221,8 @@ def replicate(
         while True:
             todo = range(len(results), goal)
             futures = {
-                executor.submit(run_one, plant, orders, schedule, rule, until, seed, i, live): i for i in todo
+                executor.submit(run_one, plant, orders, schedule, rule, until, seed, i, live, kpis): i
+                for i in todo
             }
             for fut in cf.as_completed(futures):
                 results[futures[fut]] = fut.result()

@@ -1,4 +1,5 @@
-"""The one KPI engine: a machine-state log and production counts -> ISO 22400-2 time elements and KPIs.
+"""The one KPI engine and the KPI registry: a machine-state log and production counts ->
+ISO 22400-2 time elements, and every KPI's name, unit, better-direction, format and formula.
 
 The simulator's log and the floor's log (from the sync layer) go through this same
 code, so plan, simulation and actual are compared like with like.
@@ -37,17 +38,29 @@ Aggregation (a plant, several stations, several windows) sums the elements and
 quantities and computes the ratios from the sums; ratios are never averaged. A ratio
 whose denominator is 0 is NaN ("undefined"): availability when PBT = 0 (the station
 was not planned to run), effectiveness when APT = 0, quality when nothing was produced.
+
+The registry (`KpiRegistry`, the default one is `KPIS`) is the one place that says what a
+KPI is called, its unit, whether higher or lower is better, how it is shown and how it is
+computed (from `TimeElements` and the run's `FlowCounts`). The simulator evaluates it into
+its results, and scenario comparison, reports, the command line and the dashboard read
+names, units, directions and formats from it. It is plain immutable data passed along as
+an argument (the core keeps no global state): a caller with its own registry hands it to
+`sim.replicate(kpis=...)`, `scenarios.run_scenario(kpis=...)`, the CLI's context object
+and the dashboard's app factory. Compute functions are module-level functions so that a
+registry pickles to worker processes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Literal
 
 import pandas as pd
 
 from twin.states import MachineState
+from twin.timeutil import format_duration
 
 NAN = math.nan
 
@@ -97,6 +110,8 @@ class TimeElements:
     adot: float = 0.0
     pdot: float = 0.0
     stopped: float = 0.0
+    starved: float = 0.0
+    """The part of ADET in state Starved (waiting for upstream or material)."""
     gq: int = 0
     sq: int = 0
     rq: int = 0
@@ -225,6 +240,8 @@ def elements_from_times(
         for state, seconds in row.items():
             el = STATE_ELEMENT[str(state)]
             acc[el] = acc.get(el, 0.0) + float(seconds)
+            if state == MachineState.STARVED.value:
+                acc["starved"] = acc.get("starved", 0.0) + float(seconds)
     for p in production:
         acc = out.setdefault(p.station, {})
         acc["gq"] = acc.get("gq", 0) + p.good
@@ -242,23 +259,328 @@ def total(elements: Mapping[str, TimeElements]) -> TimeElements:
     return out
 
 
-def kpi_dict(elements: Mapping[str, TimeElements]) -> dict[str, float]:
-    """Flat KPIs: plant-level `oee`, `availability`, `performance`, `quality` (from summed
-    elements) and per station `oee.<station>`, `availability.<station>`, `performance.<station>`,
-    `quality.<station>`, `utilisation.<station>` (allocation efficiency AUBT / PBT),
-    `delay.<station>` (ADET / PBT)."""
-    plant = total(elements)
-    out = {
-        "oee": plant.oee,
-        "availability": plant.availability,
-        "performance": plant.effectiveness,
-        "quality": plant.quality_ratio,
-    }
-    for s, el in elements.items():
-        out[f"oee.{s}"] = el.oee
-        out[f"availability.{s}"] = el.availability
-        out[f"performance.{s}"] = el.effectiveness
-        out[f"quality.{s}"] = el.quality_ratio
-        out[f"utilisation.{s}"] = _ratio(el.aubt, el.pbt)
-        out[f"delay.{s}"] = _ratio(el.adet, el.pbt)
-    return out
+@dataclass(frozen=True)
+class FlowCounts:
+    """What a run's orders and units did in its window: the basis of the plant-level KPIs."""
+
+    span: float = 0.0
+    """Window length, seconds."""
+    units_good: int = 0
+    units_scrapped: int = 0
+    orders_completed: int = 0
+    orders_judged: int = 0
+    """Orders whose on-time status is known: completed, or due inside the window."""
+    orders_on_time: int = 0
+    lead_time_sum: float = 0.0
+    """Sum over completed orders of completion - release, seconds."""
+    tardiness: float = 0.0
+    """Sum of max(0, completion - due) over completed orders, plus the overdue time of open ones."""
+    wip_area: float = 0.0
+    """Integral of orders in the plant over the window, order-seconds."""
+    makespan: float = 0.0
+    """Last operation end - window start, seconds."""
+
+
+Better = Literal["higher", "lower"]
+Format = Literal["percent", "duration", "count", "number"]
+Scope = Literal["plant", "station", "both"]
+Compute = Callable[[TimeElements, FlowCounts], float]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI: its name (the key in results), how it reads, which way is better, how it is computed.
+
+    `scope`: 'plant' (one value per run), 'station' (one per station, keyed `name.<station>`) or
+    'both'. `in_results`: the simulator evaluates it into every run's KPIs (False: a catalogue
+    entry computed on demand, e.g. by `plantwin history kpis`). `compute(elements, flow)` gets a
+    station's (or the plant's summed) time elements and the run's flow counts.
+    """
+
+    name: str
+    label: str
+    unit: str
+    better: Better
+    fmt: Format
+    compute: Compute
+    scope: Scope = "plant"
+    headline: bool = False
+    in_results: bool = True
+    formula: str = ""
+    """The definition in words or ISO 22400 symbols, for docs and tooltips."""
+
+    def format(self, value: float | None, missing: str = "-") -> str:
+        """The value as a person reads it: '87.5%', '2h 05m', '1,204', '3.14'."""
+        if value is None or not math.isfinite(value):
+            return missing
+        if self.fmt == "percent":
+            return f"{value:.1%}"
+        if self.fmt == "duration":
+            return format_duration(value)
+        if self.fmt == "count":
+            return f"{value:,.0f}"
+        return f"{value:,.2f}"
+
+    @property
+    def display(self) -> tuple[str, float]:
+        """(unit, scale) for charts and dashboard tables: durations in hours, shares in percent."""
+        if self.fmt == "duration":
+            return "h", 1 / 3600.0
+        if self.fmt == "percent":
+            return "%", 100.0
+        return self.unit, 1.0
+
+
+def _hours(flow: FlowCounts) -> float:
+    return flow.span / 3600.0 if flow.span > 0 else NAN
+
+
+# Compute functions: module level, so that a registry pickles by reference to worker processes.
+def throughput_per_hour(el: TimeElements, f: FlowCounts) -> float:
+    return f.units_good / _hours(f)
+
+
+def orders_completed(el: TimeElements, f: FlowCounts) -> float:
+    return float(f.orders_completed)
+
+
+def orders_per_hour(el: TimeElements, f: FlowCounts) -> float:
+    return f.orders_completed / _hours(f)
+
+
+def lead_time_mean(el: TimeElements, f: FlowCounts) -> float:
+    return _ratio(f.lead_time_sum, f.orders_completed)
+
+
+def wip_mean(el: TimeElements, f: FlowCounts) -> float:
+    return _ratio(f.wip_area, f.span)
+
+
+def on_time_rate(el: TimeElements, f: FlowCounts) -> float:
+    return _ratio(f.orders_on_time, f.orders_judged)
+
+
+def tardiness_total(el: TimeElements, f: FlowCounts) -> float:
+    return f.tardiness
+
+
+def makespan(el: TimeElements, f: FlowCounts) -> float:
+    return f.makespan
+
+
+def units_good(el: TimeElements, f: FlowCounts) -> float:
+    return float(f.units_good)
+
+
+def units_scrapped(el: TimeElements, f: FlowCounts) -> float:
+    return float(f.units_scrapped)
+
+
+def oee(el: TimeElements, f: FlowCounts) -> float:
+    return el.oee
+
+
+def availability(el: TimeElements, f: FlowCounts) -> float:
+    return el.availability
+
+
+def performance(el: TimeElements, f: FlowCounts) -> float:
+    return el.effectiveness
+
+
+def quality(el: TimeElements, f: FlowCounts) -> float:
+    return el.quality_ratio
+
+
+def utilisation(el: TimeElements, f: FlowCounts) -> float:
+    return _ratio(el.aubt, el.pbt)
+
+
+def delay_share(el: TimeElements, f: FlowCounts) -> float:
+    return _ratio(el.adet, el.pbt)
+
+
+def starved_share(el: TimeElements, f: FlowCounts) -> float:
+    return _ratio(el.starved, el.pbt)
+
+
+def nee(el: TimeElements, f: FlowCounts) -> float:
+    return el.nee
+
+
+def utilization_efficiency(el: TimeElements, f: FlowCounts) -> float:
+    return _ratio(el.apt, el.aubt)
+
+
+def technical_efficiency(el: TimeElements, f: FlowCounts) -> float:
+    return _ratio(el.apt, el.apt + el.adet)
+
+
+def setup_rate(el: TimeElements, f: FlowCounts) -> float:
+    return _ratio(el.aust, el.aupt)
+
+
+def scrap_ratio(el: TimeElements, f: FlowCounts) -> float:
+    return _ratio(el.sq, el.pq)
+
+
+def rework_ratio(el: TimeElements, f: FlowCounts) -> float:
+    return _ratio(el.rq, el.pq)
+
+
+@dataclass(frozen=True)
+class KpiRegistry:
+    """An ordered, immutable set of KPIs (see `Kpi`); `KPIS` is the default one."""
+
+    kpis: tuple[Kpi, ...]
+
+    def __post_init__(self) -> None:
+        names = [k.name for k in self.kpis]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"KPI registry: duplicate name(s) {dup}")
+        bad = [n for n in names if "." in n]
+        if bad:
+            raise ValueError(f"KPI registry: a name may not contain '.' (it keys stations): {bad}")
+
+    def with_kpis(self, *kpis: Kpi) -> KpiRegistry:
+        """A copy with `kpis` added (a KPI of the same name is replaced in place)."""
+        new = {k.name: k for k in kpis}
+        kept = tuple(new.pop(k.name, k) for k in self.kpis)
+        return replace(self, kpis=kept + tuple(new.values()))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.kpis)
+
+    @property
+    def headline(self) -> tuple[str, ...]:
+        """The plant-level KPIs reports show first, in registry order."""
+        return tuple(k.name for k in self.kpis if k.headline)
+
+    def get(self, key: str) -> Kpi | None:
+        """The KPI of a result key: 'oee' or a per-station key 'oee.saw' (None: not registered)."""
+        for k in self.kpis:
+            if k.name == key:
+                return k
+        base, dot, _ = key.partition(".")
+        if dot:
+            for k in self.kpis:
+                if k.name == base and k.scope != "plant":
+                    return k
+        return None
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def better(self, key: str) -> str | None:
+        """'higher' or 'lower' (which way is an improvement); None for an unregistered key."""
+        k = self.get(key)
+        return k.better if k is not None else None
+
+    def unit(self, key: str) -> str:
+        k = self.get(key)
+        return k.unit if k is not None else ""
+
+    def label(self, key: str) -> str:
+        """'OEE', or 'OEE (saw)' for a per-station key; an unregistered key as it is."""
+        k = self.get(key)
+        if k is None:
+            return key
+        station = key.partition(".")[2] if key != k.name else ""
+        return f"{k.label} ({station})" if station else k.label
+
+    def format(self, key: str, value: float | None, missing: str = "-") -> str:
+        """The value formatted as its KPI says (an unregistered key: 4 significant digits)."""
+        k = self.get(key)
+        if k is not None:
+            return k.format(value, missing)
+        if value is None or not math.isfinite(value):
+            return missing
+        return f"{value:.4g}"
+
+    def headline_rank(self, key: str) -> int:
+        """Sort key: headline KPIs first in registry order, the rest after."""
+        heads = self.headline
+        return heads.index(key) if key in heads else len(heads)
+
+    def evaluate(
+        self, elements: Mapping[str, TimeElements], flow: FlowCounts = FlowCounts(), *, every: bool = False
+    ) -> dict[str, float]:
+        """Flat KPIs of a run: plant-level KPIs by name (element KPIs on the summed elements),
+        then per station `name.<station>`. Only `in_results` KPIs unless `every`."""
+        chosen = [k for k in self.kpis if every or k.in_results]
+        plant = total(elements)
+        out = {k.name: k.compute(plant, flow) for k in chosen if k.scope != "station"}
+        for s, el in elements.items():
+            for k in chosen:
+                if k.scope != "plant":
+                    out[f"{k.name}.{s}"] = k.compute(el, flow)
+        return out
+
+    def station_kpis(self, el: TimeElements) -> dict[str, float]:
+        """Every element-based KPI of one station (or a sum of stations), by name."""
+        flow = FlowCounts()
+        return {k.name: k.compute(el, flow) for k in self.kpis if k.scope != "plant"}
+
+
+def _k(name: str, label: str, unit: str, better: Better, fmt: Format, compute: Compute, **kw: object) -> Kpi:
+    return Kpi(name, label, unit, better, fmt, compute, **kw)  # type: ignore[arg-type]
+
+
+KPIS = KpiRegistry(
+    (
+        _k("throughput_per_hour", "throughput (good units / h)", "units/h", "higher", "number",
+           throughput_per_hour, headline=True, formula="good units made / window hours"),
+        _k("oee", "OEE", "", "higher", "percent", oee, scope="both", headline=True,
+           formula="availability x effectiveness x quality ratio (ISO 22400)"),
+        _k("wip_mean", "time-average WIP (orders)", "orders", "lower", "number", wip_mean,
+           headline=True, formula="integral of orders in the plant / window (Little's L)"),
+        _k("lead_time_mean", "mean time in system (lead time)", "s", "lower", "duration",
+           lead_time_mean, headline=True, formula="mean of completion - release over completed orders"),
+        _k("tardiness_total", "total tardiness", "s", "lower", "duration", tardiness_total,
+           headline=True, formula="sum of max(0, completion - due), open overdue ones to the window end"),
+        _k("on_time_rate", "on-time rate", "", "higher", "percent", on_time_rate, headline=True,
+           formula="orders done by their due time / orders judged (done, or due in the window)"),
+        _k("makespan", "makespan", "s", "lower", "duration", makespan, headline=True,
+           formula="last operation end - window start"),
+        _k("orders_completed", "orders completed", "orders", "higher", "count", orders_completed,
+           headline=True),
+        _k("units_good", "good units", "units", "higher", "count", units_good, headline=True),
+        _k("units_scrapped", "scrapped units", "units", "lower", "count", units_scrapped, headline=True),
+        _k("orders_per_hour", "orders completed / h", "orders/h", "higher", "number", orders_per_hour),
+        _k("availability", "availability", "", "higher", "percent", availability, scope="both",
+           formula="APT / PBT"),
+        _k("performance", "performance", "", "higher", "percent", performance,
+           scope="both", formula="PRI x PQ (+ planned batch times) / APT"),
+        _k("quality", "quality", "", "higher", "percent", quality, scope="both", formula="GQ / PQ"),
+        _k("utilisation", "busy", "", "higher", "percent", utilisation,
+           scope="station", formula="AUBT / PBT"),
+        _k("delay", "delay", "", "lower", "percent", delay_share, scope="station",
+           formula="ADET / PBT (starved, blocked, held)"),
+        _k("starved", "starved", "", "lower", "percent", starved_share, scope="station",
+           formula="time Starved / PBT"),
+        _k("nee", "NEE", "", "higher", "percent", nee, scope="station", in_results=False,
+           formula="AUPT / PBT x effectiveness x quality ratio"),
+        _k("utilization_efficiency", "utilization efficiency", "", "higher", "percent",
+           utilization_efficiency, scope="station", in_results=False, formula="APT / AUBT"),
+        _k("technical_efficiency", "technical efficiency", "", "higher", "percent",
+           technical_efficiency, scope="station", in_results=False, formula="APT / (APT + ADET)"),
+        _k("setup_rate", "setup rate", "", "lower", "percent", setup_rate, scope="station",
+           in_results=False, formula="AUST / AUPT"),
+        _k("scrap_ratio", "scrap ratio", "", "lower", "percent", scrap_ratio, scope="station",
+           in_results=False, formula="SQ / PQ"),
+        _k("rework_ratio", "rework ratio", "", "lower", "percent", rework_ratio, scope="station",
+           in_results=False, formula="RQ / PQ"),
+    )
+)  # fmt: skip
+"""The default registry: every KPI the simulator reports, and the ISO 22400 catalogue."""
+
+
+def kpi_dict(elements: Mapping[str, TimeElements], registry: KpiRegistry = KPIS) -> dict[str, float]:
+    """The element-based KPIs of `registry` that the simulator reports: plant-level `oee`,
+    `availability`, `performance`, `quality` (from summed elements) and per station
+    `oee.<station>`, ..., `utilisation.<station>` (AUBT / PBT), `delay.<station>` (ADET / PBT),
+    `starved.<station>`."""
+    flow_free = KpiRegistry(tuple(k for k in registry.kpis if k.scope != "plant"))
+    return flow_free.evaluate(elements)

@@ -150,6 +150,8 @@ def render_result(result: WhatIfResult, epoch: datetime) -> list[Any]:
             )
         )
     cmp = result.comparison.copy()
+    arrows = {"higher": "↑ higher", "lower": "↓ lower"}
+    cmp["better"] = [arrows.get(b, "–") for b in cmp.get("better", pd.Series([""] * len(cmp)))]
     for col in ("baseline", "variant", "difference"):
         cmp[col] = [fmt_value(v, 4) for v in cmp[col]]
     cmp["ci"] = [
@@ -163,6 +165,7 @@ def render_result(result: WhatIfResult, epoch: datetime) -> list[Any]:
             columns=[
                 ("kpi", "KPI"),
                 ("unit", "Unit"),
+                ("better", "Better"),
                 ("baseline", "Baseline"),
                 ("variant", "Variant"),
                 ("difference", "Difference"),

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from plantwin.common import err_console, open_plant, report_errors
+from plantwin.common import err_console, open_plant, report_errors, wiring
 from plantwin.recording import DbOption, history_path
 from twin.errors import InputError, Issue
 from twin.history import HistoryStore
@@ -67,6 +67,7 @@ def load_users(users_file: Path | None) -> dict[str, str]:
 
 @report_errors
 def dashboard(
+    ctx: typer.Context,
     db: DbOption = None,
     host: Annotated[
         str, typer.Option(help="Address to bind; other than loopback needs authentication.")
@@ -105,9 +106,10 @@ def dashboard(
         from scenarios.engine import TwinEngine
         from scenarios.runner import run_scenario
 
-        runner = functools.partial(run_scenario, engine=TwinEngine())
+        kpis = wiring(ctx).kpis
+        runner = functools.partial(run_scenario, engine=TwinEngine(kpis=kpis), kpis=kpis)
         services = HistoryServices(
-            store, model, whatif=ScenarioWhatIf(runner, store, lambda: model), library=library
+            store, model, whatif=ScenarioWhatIf(runner, store, lambda: model, kpis), library=library
         )
         app = create_app(services, users=users or None)
         err_console.print(

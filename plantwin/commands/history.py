@@ -1,4 +1,4 @@
-"""`plantwin history list|show|export|export-actuals|compare`: browse and export the history."""
+"""`plantwin history list|show|export|export-actuals|compare|kpis`: browse and export the history."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from plantwin.common import emit_json, out_console, report_errors
+from plantwin.common import emit_json, out_console, report_errors, wiring
 from plantwin.recording import DbOption, open_history_reader
 from twin.errors import InputError, Issue
 from twin.history import HistoryStore
+from twin.history.kpis import ISO_ELEMENTS
+from twin.kpi import KpiRegistry
 from twin.timeutil import parse_time
 
 history_app = typer.Typer(
@@ -228,6 +230,7 @@ def export_actuals(
 @history_app.command("compare")
 @report_errors
 def compare(
+    ctx: typer.Context,
     a: Annotated[str, typer.Argument(help="First run (the baseline).")],
     b: Annotated[str, typer.Argument(help="Second run.")],
     db: DbOption = None,
@@ -240,11 +243,108 @@ def compare(
     if json_out:
         emit_json({"a": a_id, "b": b_id, "kpis": _records(frame)})
         return
+    registry = wiring(ctx).kpis
     table = Table(title=f"{a_id} vs {b_id}")
-    for col in ("KPI", "a", "b", "b - a", "relative"):
-        table.add_column(col, justify="left" if col == "KPI" else "right")
+    for col in ("KPI", "a", "b", "b - a", "relative", "better"):
+        table.add_column(col, justify="left" if col in ("KPI", "better") else "right")
     for row in frame.itertuples():
         rel = "" if pd.isna(row.relative) else f"{row.relative:+.1%}"
         diff = "" if pd.isna(row.difference) else f"{row.difference:+.4g}"
-        table.add_row(row.kpi, _cell(row.a), _cell(row.b), diff, rel)
+        known = row.kpi in registry  # only a registry KPI has a direction and a format
+        a_text = registry.format(row.kpi, row.a, "") if known else _cell(row.a)
+        b_text = registry.format(row.kpi, row.b, "") if known else _cell(row.b)
+        table.add_row(row.kpi, a_text, b_text, diff, rel, registry.better(row.kpi) or "")
     out_console.print(table)
+
+
+_KPI_KEYS = ("produced", "good", "scrapped", "availability", "performance", "quality", "oee")
+
+
+def _kpi_record(row: dict[str, Any], by: str, registry: KpiRegistry) -> dict[str, Any]:
+    """One station (and shift) of `history kpis --json`: the stable keys, the ISO 22400 time
+    elements (seconds; machine-seconds on parallel machines) and what they rest on, and under
+    `kpis` every station-level KPI of the registry."""
+    out: dict[str, Any] = {"station": row["station"]}
+    if by == "shift":
+        out.update(shift=row["shift"], shift_start=row["shift_start_ts"].isoformat())
+        out["shift_end"] = row["shift_end_ts"].isoformat()
+    out.update({k: row[k] for k in _KPI_KEYS})
+    out.update({iso: row[col] for col, iso in ISO_ELEMENTS.items()})
+    out.update(
+        idle=row["idle"],
+        stopped=row["stopped"],
+        recorded=row["recorded"],
+        planned_run_time=row["planned_run_time"],
+        lots_started=row["batches"],
+        machines=row["machines"],
+        state_basis=row["state_basis"],
+        not_measured=[r for r in str(row["not_measured"]).split("; ") if r],
+        kpis={k.name: row[k.name] for k in registry.kpis if k.scope != "plant" and k.name in row},
+    )
+    return out
+
+
+@history_app.command("kpis")
+@report_errors
+def kpis(
+    ctx: typer.Context,
+    db: DbOption = None,
+    since: Annotated[
+        str | None, typer.Option(help="From (ISO time, or plant seconds / a duration after the epoch).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Until, exclusive (same forms as --since).")] = None,
+    by: Annotated[str, typer.Option(help="One row per 'station', or per station and 'shift'.")] = "station",
+    json_out: JsonOption = False,
+) -> None:
+    """Actual-side ISO 22400 KPIs from the floor's events: produced, scrapped, availability,
+    performance, quality, OEE per station (or per station and shift) and the time elements
+    behind them. Shares are fractions (1.0 = 100 %); a KPI a missing tag prevents is null."""
+    if by not in ("station", "shift"):
+        raise InputError(
+            Issue(f"--by must be 'station' or 'shift', got {by!r}", "<command line>", path="--by")
+        )
+    registry = wiring(ctx).kpis
+    with open_history_reader(db) as store:
+        plant = store.latest_plant()
+        if plant is None:
+            raise InputError(Issue("the history holds no plant yet (nothing was synced or run)", store.path))
+        start, end = _bound(since, store, "--since"), _bound(until, store, "--until")
+        if start is not None and end is not None and end <= start:
+            raise InputError(
+                Issue(f"--until ({until}) is not after --since ({since})", "<command line>", path="--until")
+            )
+        frame = store.actual_kpis(start, end, by=by, plant=plant, kpis=registry)
+        where = store.path
+    rows = [_kpi_record(r, by, registry) for r in frame.to_dict(orient="records")]
+    if json_out:
+        window = {}
+        if not frame.empty:
+            window = {
+                "start": frame["shift_start"].min(),
+                "end": frame["shift_end"].max(),
+                "start_time": frame["shift_start_ts"].min().isoformat(),
+                "end_time": frame["shift_end_ts"].max().isoformat(),
+            }
+        emit_json({"db": where, "plant": plant.name, "by": by, "window": window, "stations": rows})
+        return
+    if frame.empty:
+        out_console.print(f"No floor events in {where}.", highlight=False)
+        return
+    table = Table(title=f"Actual KPIs ({plant.name}, ISO 22400) from {where}")
+    table.add_column("station")
+    if by == "shift":
+        table.add_column("shift")
+    for col in ("produced", "scrapped", "availability", "performance", "quality", "oee"):
+        table.add_column(registry.label(col) if col in registry else col, justify="right")
+    table.add_column("not measured", overflow="fold")
+    for r in rows:
+        cells = [r["station"], *([r["shift"]] if by == "shift" else [])]
+        cells += [_count(r["produced"]), _count(r["scrapped"])]
+        cells += [registry.format(k, r[k]) for k in ("availability", "performance", "quality", "oee")]
+        cells.append("; ".join(r["not_measured"]))
+        table.add_row(*cells)
+    out_console.print(table)
+
+
+def _count(value: float) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"

@@ -9,7 +9,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
+from plantwin.common import (
+    emit_json,
+    err_console,
+    open_orders,
+    open_plant,
+    out_console,
+    report_errors,
+    wiring,
+)
 from plantwin.livesource import DEFAULT_MAX_AGE, LiveMaxAgeOption, LiveOption, open_live
 from plantwin.recording import (
     DbOption,
@@ -23,26 +31,11 @@ from sim import RULES, Replications, replicate
 from sim.check import judge
 from twin.errors import InputError, Issue
 from twin.fit import misfit_summary, misfits
+from twin.kpi import KpiRegistry
 from twin.loader import load_schedule
 from twin.stats import Estimate
 from twin.timeutil import format_duration, parse_duration
 from twin.verdict import AcceptancePolicy, Verdict
-
-HEADLINE = (
-    ("throughput_per_hour", "throughput (good units / h)"),
-    ("orders_per_hour", "orders completed / h"),
-    ("lead_time_mean", "mean time in system (lead time)"),
-    ("wip_mean", "time-average WIP (orders)"),
-    ("on_time_rate", "on-time rate"),
-    ("tardiness_total", "total tardiness"),
-    ("makespan", "makespan"),
-    ("oee", "OEE (plant)"),
-    ("availability", "availability (plant)"),
-    ("performance", "performance (plant)"),
-    ("quality", "quality (plant)"),
-)
-_TIMES = {"lead_time_mean", "tardiness_total", "makespan"}
-_RATIOS = {"on_time_rate", "oee", "availability", "performance", "quality"}
 
 
 def register(app: typer.Typer) -> None:
@@ -51,6 +44,7 @@ def register(app: typer.Typer) -> None:
 
 @report_errors
 def simulate_cmd(
+    ctx: typer.Context,
     plant: Annotated[str, typer.Argument(help="Plant YAML file, or a shipped sample name.")],
     orders: Annotated[
         str | None,
@@ -102,6 +96,7 @@ def simulate_cmd(
             Issue("orders come from the plant's order stream: give --until (e.g. 7d)", "--until")
         )
     plan = load_schedule(schedule) if schedule is not None else None
+    kpis = wiring(ctx).kpis
     if plan is not None:
         found = misfits(plan, model, book)
         if found:  # a plan of another plant or order book: nothing to judge, no verdict
@@ -134,6 +129,7 @@ def simulate_cmd(
                 seed=seed,
                 progress=progress,
                 live=state,
+                kpis=kpis,
             )
         except ValueError as exc:
             raise InputError(Issue(str(exc), schedule or str(path))) from None
@@ -181,7 +177,7 @@ def simulate_cmd(
     if json_out:
         emit_json(payload)
         return
-    _print_tables(reps, model.name, payload)
+    _print_tables(reps, model.name, payload, kpis)
     if verdict is not None:
         _print_verdict(verdict)
 
@@ -197,52 +193,41 @@ def _estimate_dict(e: Estimate, values: list[float]) -> dict[str, object]:
     return {"mean": e.mean, "low": e.low, "high": e.high, "n": e.n, "values": values}
 
 
-def _fmt(kpi: str, value: float) -> str:
-    if math.isnan(value):
-        return "-"
-    if kpi in _TIMES or kpi.startswith(("lead_time", "makespan")):
-        return format_duration(value)
-    if kpi in _RATIOS or kpi.split(".")[0] in {
-        "oee",
-        "availability",
-        "performance",
-        "quality",
-        "utilisation",
-    }:
-        return f"{value:.1%}"
-    return f"{value:,.2f}"
-
-
-def _cell(kpi: str, e: Estimate | None, compact: bool = False) -> str:
+def _cell(kpis: KpiRegistry, kpi: str, e: Estimate | None, compact: bool = False) -> str:
     if e is None:
         return "-"
     if e.n < 2 or e.low == e.high or math.isnan(e.low):
-        return _fmt(kpi, e.mean)
-    if compact:  # ratios as mean +- half-width in percentage points
+        return kpis.format(kpi, e.mean)
+    k = kpis.get(kpi)
+    if compact and k is not None and k.fmt == "percent":  # mean +- half-width in percentage points
         return f"{e.mean:.1%} ±{100 * e.half_width:.1f}"
-    return f"{_fmt(kpi, e.mean)} [{_fmt(kpi, e.low)}, {_fmt(kpi, e.high)}]"
+    return f"{kpis.format(kpi, e.mean)} [{kpis.format(kpi, e.low)}, {kpis.format(kpi, e.high)}]"
 
 
-def _print_tables(reps: Replications, name: str, payload: dict[str, object]) -> None:
+def _print_tables(reps: Replications, name: str, payload: dict[str, object], kpis: KpiRegistry) -> None:
     until = payload["until"]
     span = format_duration(until) if isinstance(until, float) else "until done"
     table = Table(title=f"{name}: {payload['basis']}, {reps.n} replications, {span} (mean [95% CI])")
     table.add_column("KPI")
     table.add_column("value", justify="right")
-    for kpi, label in HEADLINE:
-        table.add_row(label, _cell(kpi, reps.kpis.get(kpi)))
+    table.add_column("better", justify="center")
+    plant_level = sorted(
+        (k for k in kpis.kpis if k.in_results and k.scope != "station"),
+        key=lambda k: kpis.headline_rank(k.name),
+    )
+    for k in plant_level:
+        label = f"{k.label} (plant)" if k.scope == "both" else k.label
+        arrow = "↑" if k.better == "higher" else "↓"
+        table.add_row(label, _cell(kpis, k.name, reps.kpis.get(k.name)), arrow)
     out_console.print(table)
-    stations = sorted({k.split(".", 1)[1] for k in reps.kpis if k.startswith("oee.")})
-    per = Table(title="Per station (ISO 22400; mean ± 95% CI half-width, points)")
+    per_station = [k for k in kpis.kpis if k.in_results and k.scope != "plant"]
+    stations = sorted({k.split(".", 1)[1] for k in reps.kpis if "." in k and k in kpis})
+    per = Table(title="Per station (ISO 22400; mean ± 95% CI half-width, points; ↑/↓ better)")
     per.add_column("station")
-    for col in ("OEE", "availability", "performance", "quality", "busy"):
-        per.add_column(col, justify="right")
+    for k in per_station:
+        per.add_column(f"{k.label} {'↑' if k.better == 'higher' else '↓'}", justify="right")
     for s in stations:
         per.add_row(
-            s,
-            *(
-                _cell(f"{k}.{s}", reps.kpis.get(f"{k}.{s}"), compact=True)
-                for k in ("oee", "availability", "performance", "quality", "utilisation")
-            ),
+            s, *(_cell(kpis, f"{k.name}.{s}", reps.kpis.get(f"{k.name}.{s}"), True) for k in per_station)
         )
     out_console.print(per)

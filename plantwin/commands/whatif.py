@@ -14,7 +14,15 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
+from plantwin.common import (
+    emit_json,
+    err_console,
+    open_orders,
+    open_plant,
+    out_console,
+    report_errors,
+    wiring,
+)
 from plantwin.livesource import DEFAULT_MAX_AGE, LiveMaxAgeOption, LiveOption, open_live
 from plantwin.recording import (
     DbOption,
@@ -31,9 +39,10 @@ from scenarios.files import library_descriptions, load_scenario
 from scenarios.html import render_html
 from scenarios.model import PlannerSettings
 from scenarios.promise import PromiseResult, promise
-from scenarios.report import HEADLINE_KPIS, ScenarioReport
+from scenarios.report import ScenarioReport
 from scenarios.runner import run_scenario
 from twin.errors import InputError, Issue
+from twin.kpi import KpiRegistry
 from twin.orders import Order
 from twin.plant import Plant
 from twin.stats import Estimate
@@ -154,6 +163,7 @@ def _clean(value: Any) -> Any:
 
 @report_errors
 def whatif(
+    ctx: typer.Context,
     scenario: Annotated[
         str | None, typer.Argument(help="Scenario YAML file, or a library scenario name (see --list).")
     ] = None,
@@ -190,6 +200,7 @@ def whatif(
         raise InputError(Issue("need at least 2 replications for a confidence interval", "--replications"))
     loaded = load_scenario(scenario)
     state = open_live(loaded.plant, live, live_max_age) if live is not None else None
+    kpis = wiring(ctx).kpis
     has_sweep = bool(loaded.sweep_points)
     with (
         _progress(not json_out) as progress,
@@ -197,7 +208,7 @@ def whatif(
     ):
         report = run_scenario(
             loaded, replications=replications, seed=seed, executor=pool, executor_name=name,
-            progress=progress, live=state, counter_offers=False if no_counter_offer else None,
+            progress=progress, live=state, counter_offers=False if no_counter_offer else None, kpis=kpis,
         )  # fmt: skip
     run_id, verdict_runs = _record(report, db, not no_history, loaded.text, loaded.plant, list(loaded.orders))
     if run_id is not None:
@@ -205,13 +216,13 @@ def whatif(
 
         report = replace(report, run_id=run_id)
     if html_out is not None:
-        html_out.write_text(render_html(report), encoding="utf-8")
+        html_out.write_text(render_html(report, kpis), encoding="utf-8")
         if not json_out:
             err_console.print(f"wrote {html_out}")
     if json_out:
         emit_json({**report.to_dict(), "verdict_runs": verdict_runs})
         return
-    _print_report(report, loaded.plant.epoch)
+    _print_report(report, loaded.plant.epoch, kpis)
     for name, vid in verdict_runs.items():
         err_console.print(
             f"plantwin: verdict on the {name} plan recorded as {vid} (dispatch: plantwin dispatch {vid})",
@@ -229,17 +240,12 @@ def _check_text(accepted: bool | None, reasons: tuple[str, ...]) -> str:
     return f"{word}: {reasons[0]}{more}"
 
 
-def _fmt(kpi: str, value: float | None) -> str:
-    if value is None or value != value:
-        return "–"
-    if kpi in ("makespan", "lead_time_mean", "tardiness_total"):
-        return format_duration(value)
-    if kpi in ("oee", "on_time_rate") or kpi.startswith(("oee.", "availability", "quality", "performance")):
-        return f"{value:.1%}"
-    return f"{value:.4g}"
+def _fmt(kpis: KpiRegistry, kpi: str, value: float | None) -> str:
+    """The value as the KPI registry formats it ('–' when undefined)."""
+    return kpis.format(kpi, value, "–")
 
 
-def _print_report(report: ScenarioReport, epoch: datetime) -> None:
+def _print_report(report: ScenarioReport, epoch: datetime, kpis: KpiRegistry) -> None:
     out_console.print(
         f"[bold]{report.scenario}[/]: {report.description}\n"
         f"plant {report.plant}, {report.replications} replications, seed {report.seed} "
@@ -254,19 +260,18 @@ def _print_report(report: ScenarioReport, epoch: datetime) -> None:
     )  # fmt: skip
     for v in report.variants:
         table = Table(title=f"{v.name}: baseline / variant / difference (95 % CI of the paired difference)")
-        for col in ("KPI", "baseline", "variant", "difference", "95 % CI", "effect"):
+        for col in ("KPI", "better", "baseline", "variant", "difference", "95 % CI", "effect"):
             table.add_column(col, justify="left" if col in ("KPI", "effect") else "right")
-        rows = sorted(
-            (c for c in v.comparison if c.kpi in HEADLINE_KPIS), key=lambda c: HEADLINE_KPIS.index(c.kpi)
-        )
+        heads = kpis.headline
+        rows = sorted((c for c in v.comparison if c.kpi in heads), key=lambda c: kpis.headline_rank(c.kpi))
         for c in rows:
             style = {"better": "green", "worse": "red"}.get(c.verdict, "")
             diff = c.difference
-            ci = f"[{_fmt_diff(c.kpi, diff.low)}, {_fmt_diff(c.kpi, diff.high)}]"
-            effect = {"better": "better", "worse": "worse"}.get(c.verdict, "n.s.")
+            ci = f"[{_fmt_diff(kpis, c.kpi, diff.low)}, {_fmt_diff(kpis, c.kpi, diff.high)}]"
+            effect = {"better": "better", "worse": "worse", "changed": "changed"}.get(c.verdict, "n.s.")
             table.add_row(
-                c.kpi, _fmt(c.kpi, c.baseline.mean), _fmt(c.kpi, c.variant.mean),
-                _fmt_diff(c.kpi, diff.mean), ci, effect, style=style,
+                c.kpi, c.better or "?", _fmt(kpis, c.kpi, c.baseline.mean), _fmt(kpis, c.kpi, c.variant.mean),
+                _fmt_diff(kpis, c.kpi, diff.mean), ci, effect, style=style,
             )  # fmt: skip
         out_console.print(table)
         out_console.print("n.s.: the 95 % CI of the paired difference contains 0", highlight=False)
@@ -321,8 +326,8 @@ def _print_report(report: ScenarioReport, epoch: datetime) -> None:
             est = point.kpis.get(s.objective)
             table.add_row(
                 *(str(point.values[p]) for p in s.parameters),
-                _fmt(s.objective, est.mean if est else None),
-                f"[{_fmt(s.objective, est.low)}, {_fmt(s.objective, est.high)}]" if est else "–",
+                _fmt(kpis, s.objective, est.mean if est else None),
+                f"[{_fmt(kpis, s.objective, est.low)}, {_fmt(kpis, s.objective, est.high)}]" if est else "–",
                 style="bold green" if k == s.best else "",
             )
         out_console.print(table)
@@ -332,10 +337,10 @@ def _print_report(report: ScenarioReport, epoch: datetime) -> None:
         out_console.print(f"note: {note}", highlight=False, markup=False)
 
 
-def _fmt_diff(kpi: str, value: float) -> str:
+def _fmt_diff(kpis: KpiRegistry, kpi: str, value: float) -> str:
     if value != value:
         return "–"
-    text = _fmt(kpi, abs(value))
+    text = _fmt(kpis, kpi, abs(value))
     return ("-" if value < 0 else "+") + text
 
 

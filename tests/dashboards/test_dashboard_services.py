@@ -46,6 +46,7 @@ def test_oee_per_station_sums_elements_over_shifts(store: HistoryStore, demo_pla
     order = Order("O1", "PUMP-S", 100, release=0.0, due=1e6)
     store.record_run("plan", started_by="test", plant=demo_plant, orders=[order])
     rows = [
+        (MON_06, "saw", "order_started", None, "O1", 0),  # one lot: one 5 min batch time of 'cut'
         (MON_06, "saw", "state", "Execute", None, 0),
         (MON_15, "saw", "state", "Idle", None, 0),
         *[(MON_06 + 60.0 * (i + 1), "saw", "produced", None, "O1", 1) for i in range(95)],
@@ -57,7 +58,8 @@ def test_oee_per_station_sums_elements_over_shifts(store: HistoryStore, demo_pla
     # APT = 8 h + 1 h over PBT = 8 h + 4 h: 0.75 (the mean of the shift ratios would be 0.625)
     assert saw["availability"] == pytest.approx(9 / 12)
     pri = (20 + 25 + 35) / 3  # triangular mean of PUMP-S 'cut'
-    assert saw["performance"] == pytest.approx(100 * pri / (9 * 3600))
+    # machine 0's own state (per-machine basis): PRI x PQ plus the lot's batch time over APT
+    assert saw["performance"] == pytest.approx((100 * pri + 300) / (9 * 3600))
     assert saw["quality"] == pytest.approx(95 / 100)
     assert saw["oee"] == pytest.approx(saw["availability"] * saw["performance"] * saw["quality"])
     assert "cnc1" not in oee.index  # nothing recorded there: no row, not zeros

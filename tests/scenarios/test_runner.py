@@ -96,7 +96,9 @@ def test_rush_report_has_collateral_damage_worst_first_and_moves(tmp_path: Path)
     assert payload["variants"][1]["rush"][0]["order_id"] == "R1"
     assert "<html>" in render_html(report)
     frame = comparison_frame(report.variants[0])
-    assert list(frame.columns) == ["kpi", "unit", "baseline", "variant", "difference", "ci_low", "ci_high"]
+    assert list(frame.columns) == [
+        "kpi", "unit", "better", "baseline", "variant", "difference", "ci_low", "ci_high"
+    ]  # fmt: skip
     assert frame.loc[0, "unit"] == "units/h" and frame.loc[0, "difference"] == pytest.approx(10.0)
     changes = order_changes_frame(rush)
     assert changes.loc[0, "order_id"] == "R1" and bool(changes.loc[0, "rush"])

@@ -125,6 +125,12 @@ class HistoryConnection:
                 con.close()
                 raise HistoryError(f"{folder}: snapshot lacks {table}.parquet")
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{_sql_path(file)}')")
+        # the order events were written in (ties in time; a view has no rowid): twin.history.kpis
+        events = _sql_path(folder / "actual_events.parquet")
+        con.execute(
+            "CREATE VIEW actual_events_seq AS SELECT file_row_number AS seq, * "
+            f"FROM read_parquet('{events}', file_row_number = true)"
+        )
         store = cls.__new__(cls)
         store.path = str(folder)
         store.read_only = True

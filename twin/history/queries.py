@@ -1,11 +1,8 @@
 """The analytical queries of the history store; aggregation runs in DuckDB, and only the
 (small) result comes back as a DataFrame.
 
-Time elements for OEE follow twin/states.py and twin/kpi.py (the one mapping of machine states
-to ISO 22400-2): Execute -> APT, Setup -> AUST, Starved/Blocked/Held -> ADET, Aborted -> ADOT,
-Maintenance -> PDOT, Stopped -> outside POT, Idle -> inside PBT but not busy. They are summed
-per interval in SQL, and the ratios come from twin.kpi.TimeElements on the sums (never by
-averaging ratios).
+OEE and the other actual-side KPIs are computed in `twin.history.kpis` (time elements per
+state as in twin/states.py, ratios from twin.kpi on summed elements, never averaged).
 """
 
 from __future__ import annotations
@@ -24,9 +21,7 @@ from twin.errors import HistoryError
 from twin.history import buckets
 from twin.history.codec import add_timestamps, loads, plant_seconds
 from twin.history.codec import one as _one
-from twin.kpi import TimeElements
 from twin.plant import Plant
-from twin.states import DELAY, MachineState
 from twin.stats import wilson_interval
 
 
@@ -59,10 +54,6 @@ def _run_plant(store: RunSource, cur: duckdb.DuckDBPyConnection, runs: list[str 
             if row and row[0]:
                 return store.get_plant(row[0])
     return store.latest_plant()
-
-
-def _sql_states(states: frozenset[MachineState] | set[MachineState]) -> str:
-    return ", ".join(f"'{s.value}'" for s in sorted(states))
 
 
 def _register(cur: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
@@ -295,18 +286,6 @@ def _sim_quantiles(
         out[cum_name] = cqs[j]
 
 
-def _pri_tables(plant: Plant | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Planned run time per item (mean unit time) per (product, operation), and per operation
-    where every product that has it agrees."""
-    rows = [] if plant is None else [(p.id, op.id, op.time.mean) for p in plant.products for op in p.routing]
-    by_pair = pd.DataFrame(rows, columns=["product", "operation", "pri"]).astype(
-        {"product": str, "operation": str, "pri": float}
-    )
-    agree = by_pair.groupby("operation")["pri"].agg(["min", "max"]).reset_index()
-    by_op = agree[np.isclose(agree["min"], agree["max"])].rename(columns={"min": "pri"})[["operation", "pri"]]
-    return by_pair, by_op
-
-
 def oee_per_shift(
     store: RunSource,
     cur: duckdb.DuckDBPyConnection,
@@ -314,129 +293,23 @@ def oee_per_shift(
     end: float | datetime | None,
     plant: Plant | None,
 ) -> pd.DataFrame:
-    """Per station and shift: ISO 22400 time elements from the 'state' events (each state lasts
-    until the machine's next state event, or the window end), quantities from 'produced' and
-    'scrapped' events, and the KPIs of twin.kpi.TimeElements (oee, availability, performance
-    (also as 'effectiveness'), quality, nee, ...). Time before a machine's first state event is
-    unknown and not counted ('recorded' is the time covered; 'unknown_state' the part in states
-    that are not MachineState names). PRI is the mean unit time of the operation from the plant;
-    planned_run_time is missing when some produced unit has no known PRI.
+    """Per station and shift: ISO 22400 time elements, quantities and KPIs from the actual
+    events, computed by `twin.history.kpis.actual_kpis` (parallel machines, batch times, ties,
+    ideal times from the plant file), ordered by shift start and then plant station order.
     """
+    from twin.history.kpis import actual_kpis
+
     plant = plant or store.latest_plant()
     if plant is None:
         raise HistoryError("OEE per shift needs a plant (its calendars and unit times); none is recorded")
-    s = plant_seconds(start, plant.epoch, -math.inf)
-    e = plant_seconds(end, plant.epoch, math.inf)
-    if not (math.isfinite(s) and math.isfinite(e)):
-        lo, hi = _one(cur.execute("SELECT min(time), max(time) FROM actual_events"))
-        if lo is None:
-            lo, hi = 0.0, 0.0
-        s = s if math.isfinite(s) else float(lo)
-        e = e if math.isfinite(e) else math.nextafter(float(hi), math.inf)
-    shifts = buckets.station_shifts(plant, s, e)
-    shifts["s_start"] = shifts["s_start"].clip(lower=s)
-    shifts["s_end"] = shifts["s_end"].clip(upper=e)
-    shifts = shifts[shifts["s_end"] > shifts["s_start"]].reset_index(drop=True)
-    by_pair, by_op = _pri_tables(plant)
-    minutes = buckets.station_minute_lookup(shifts, s, e)
-    if minutes is not None:  # events to shifts by a hash lookup on (station, minute)
-        _register(cur, "_pw_smin", minutes)
-        event_shift = (
-            "JOIN _pw_smin sh ON sh.station = ev.station "
-            "AND sh.minute = CAST(floor(ev.time / 60.0) AS BIGINT)"
-        )
-    else:
-        event_shift = (
-            "JOIN _pw_shifts sh ON ev.station = sh.station AND ev.time >= sh.s_start AND ev.time < sh.s_end"
-        )
-    _register(cur, "_pw_shifts", shifts)
-    _register(cur, "_pw_pri", by_pair)
-    _register(cur, "_pw_pri1", by_op)
-    ms = MachineState
-    query = f"""
-    WITH {_PROD_MAP},
-    st AS (
-        SELECT station, coalesce(machine, 0) AS machine, time, state FROM actual_events
-        WHERE kind = 'state' AND time >= $s AND time < $e
-        UNION ALL  -- the state each machine was in at the window start
-        SELECT station, coalesce(machine, 0), max(time), arg_max(state, time) FROM actual_events
-        WHERE kind = 'state' AND time < $s GROUP BY station, coalesce(machine, 0)
-    ),
-    ev AS (
-        SELECT station, machine, time AS a, state,
-               lead(time) OVER (PARTITION BY station, machine ORDER BY time) AS nxt
-        FROM st
-    ),
-    iv AS (SELECT station, state, a, coalesce(nxt, $e) AS b FROM ev WHERE coalesce(nxt, $e) > $s),
-    clip AS (
-        SELECT sh.station, sh.shift, iv.state, least(iv.b, sh.s_end) - greatest(iv.a, sh.s_start) AS d
-        FROM iv JOIN _pw_shifts sh ON iv.station = sh.station AND iv.a < sh.s_end AND iv.b > sh.s_start
-    ),
-    tm AS (
-        SELECT station, shift, sum(d) AS recorded,
-            coalesce(sum(d) FILTER (WHERE state = '{ms.STOPPED.value}'), 0) AS stopped,
-            coalesce(sum(d) FILTER (WHERE state = '{ms.MAINTENANCE.value}'), 0) AS pdot,
-            coalesce(sum(d) FILTER (WHERE state = '{ms.EXECUTE.value}'), 0) AS apt,
-            coalesce(sum(d) FILTER (WHERE state = '{ms.SETUP.value}'), 0) AS aust,
-            coalesce(sum(d) FILTER (WHERE state IN ({_sql_states(DELAY)})), 0) AS adet,
-            coalesce(sum(d) FILTER (WHERE state = '{ms.ABORTED.value}'), 0) AS adot,
-            coalesce(sum(d) FILTER (WHERE state = '{ms.IDLE.value}'), 0) AS idle
-        FROM clip GROUP BY station, shift
-    ),
-    qty AS (
-        SELECT sh.station, sh.shift,
-            coalesce(sum(ev.quantity) FILTER (WHERE ev.kind = 'produced'), 0) AS gq,
-            coalesce(sum(ev.quantity) FILTER (WHERE ev.kind = 'scrapped'), 0) AS sq,
-            sum(ev.quantity * coalesce(p.pri, p1.pri)) AS prt,
-            count(*) FILTER (WHERE coalesce(p.pri, p1.pri) IS NULL) AS unknown_pri
-        FROM actual_events ev
-        {event_shift}
-        LEFT JOIN prod_map m ON m.order_id = ev.order_id
-        LEFT JOIN _pw_pri p ON p.operation = ev.operation AND p.product = m.product
-        LEFT JOIN _pw_pri1 p1 ON p1.operation = ev.operation
-        WHERE ev.kind IN ('produced', 'scrapped') AND ev.time >= $s AND ev.time < $e
-        GROUP BY sh.station, sh.shift
-    )
-    SELECT sh.station, sh.shift, sh.s_start AS shift_start, sh.s_end AS shift_end,
-           coalesce(tm.recorded, 0) AS recorded, coalesce(tm.stopped, 0) AS stopped,
-           coalesce(tm.pdot, 0) AS pdot, coalesce(tm.apt, 0) AS apt, coalesce(tm.aust, 0) AS aust,
-           coalesce(tm.adet, 0) AS adet, coalesce(tm.adot, 0) AS adot, coalesce(tm.idle, 0) AS idle,
-           CAST(coalesce(q.gq, 0) AS BIGINT) AS gq, CAST(coalesce(q.sq, 0) AS BIGINT) AS sq,
-           CASE WHEN coalesce(q.unknown_pri, 0) = 0 THEN coalesce(q.prt, 0) END AS planned_run_time
-    FROM _pw_shifts sh
-    LEFT JOIN tm ON tm.station = sh.station AND tm.shift = sh.shift
-    LEFT JOIN qty q ON q.station = sh.station AND q.shift = sh.shift
-    ORDER BY sh.s_start, sh.station
-    """
-    try:
-        out = cur.execute(query, {"plan": "", "sim": "", "s": s, "e": e}).df()
-    finally:
-        for name in ("_pw_shifts", "_pw_pri", "_pw_pri1", "_pw_smin"):
-            cur.unregister(name)
+    out = actual_kpis(cur, plant, start, end, by="shift")
+    if out.empty:
+        return out
     order = {st.id: i for i, st in enumerate(plant.stations)}
     out = out.sort_values(
         ["shift_start", "station"], key=lambda c: c.map(order) if c.name == "station" else c
     )
-    out = out.reset_index(drop=True)
-    # the ratios from twin.kpi (the one KPI engine), on the elements summed here in SQL
-    kpis = []
-    for row in out.itertuples():
-        known_prt = not pd.isna(row.planned_run_time)
-        el = TimeElements(
-            apt=row.apt, aust=row.aust, idle=row.idle, adet=row.adet, adot=row.adot, pdot=row.pdot,
-            stopped=row.stopped, gq=int(row.gq), sq=int(row.sq),
-            planned_time=float(row.planned_run_time) if known_prt else 0.0,
-        )  # fmt: skip
-        k = el.kpis()
-        if not known_prt:  # some produced unit has no planned run time: effectiveness unknown
-            for name in ("performance", "oee", "nee"):
-                k[name] = math.nan
-        k["unknown_state"] = row.recorded - el.pot - el.stopped
-        kpis.append(k)
-    extra = pd.DataFrame(kpis, index=out.index)
-    out = pd.concat([out.drop(columns=[c for c in extra.columns if c in out.columns]), extra], axis=1)
-    out["effectiveness"] = out["performance"]
-    return add_timestamps(out, plant.epoch, ["shift_start", "shift_end"])
+    return out.reset_index(drop=True)
 
 
 def _midnight_offset(epoch: datetime) -> float:

@@ -24,6 +24,7 @@ from twin.history.connection import HistoryConnection
 from twin.history.floor_log import BookEntry
 from twin.history.records import RunRecord
 from twin.history.schema import RUN_TABLES
+from twin.kpi import KPIS, KpiRegistry
 from twin.live import LiveState
 from twin.orders import Order
 from twin.plant import Plant
@@ -362,6 +363,30 @@ class HistoryReader(HistoryConnection):
         """ISO 22400 time elements, quantities and OEE per station and shift, from actual events."""
         with self._cursor() as cur:
             return queries.oee_per_shift(self, cur, start, end, plant)
+
+    def actual_kpis(
+        self,
+        start: float | datetime | None = None,
+        end: float | datetime | None = None,
+        *,
+        by: str = "station",
+        plant: Plant | None = None,
+        kpis: KpiRegistry | None = None,
+    ) -> pd.DataFrame:
+        """Actual-side ISO 22400 time elements, quantities and KPIs per station (or per station
+        and shift, `by='shift'`) from the floor's events, with every element-based KPI of the
+        registry `kpis` (default twin.kpi.KPIS); see twin.history.kpis.
+
+        Raises:
+            HistoryError: no plant given or recorded, or a bad `by`.
+        """
+        from twin.history.kpis import actual_kpis
+
+        plant = plant or self.latest_plant()
+        if plant is None:
+            raise HistoryError("actual KPIs need a plant (its machines and unit times); none is recorded")
+        with self._cursor() as cur:
+            return actual_kpis(cur, plant, start, end, by=by, kpis=kpis or KPIS)
 
     def on_time_per_day(
         self,
