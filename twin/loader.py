@@ -11,12 +11,16 @@ import io
 import json
 import math
 import re
+from datetime import datetime
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from twin.checks import check_plant
+from twin import bounds as B
+from twin.bounds import out_of_range, show
+from twin.calendar import CalendarSpec
+from twin.checks import check_calendars, check_references, check_values
 from twin.errors import InputError, Issue
 from twin.orders import Order
 from twin.plant import Plant
@@ -54,13 +58,105 @@ def pydantic_issues(exc: ValidationError, doc: SourceDoc, prefix: tuple = ()) ->
                 if loc[:k] in doc.lines:
                     loc = loc[:k]
                     break
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling)"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
+        msg = friendly_message(e)
+        field = _FIELD_PREFIX.match(msg) if e["type"] == "value_error" else None
+        if field is not None and (*loc, field.group(1)) in doc.lines:
+            # A check across fields names the one it is about ("time: got 0, ..."): point there.
+            loc, msg = (*loc, field.group(1)), msg[field.end() :]
         issues.append(doc.issue(loc, msg))
     return issues
+
+
+_FIELD_PREFIX = re.compile(r"^([a-z_]+): ")
+_EXPECTED = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "finite_number": "a finite number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "text",
+    "string_pattern_mismatch": "an id of letters, digits, '_', '.' and '-' (not starting with '.' or '-')",
+    "datetime_parsing": "an ISO datetime like 2026-11-30T06:00:00+01:00",
+    "datetime_type": "an ISO datetime like 2026-11-30T06:00:00+01:00",
+    "datetime_from_date_parsing": "an ISO datetime like 2026-11-30T06:00:00+01:00",
+    "date_parsing": "a date like 2026-12-24",
+    "date_type": "a date like 2026-12-24",
+    "date_from_datetime_parsing": "a date like 2026-12-24",
+    "time_parsing": "a clock time like 06:00",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a mapping (key: value)",
+    "model_type": "a mapping (key: value)",
+    "model_attributes_type": "a mapping (key: value)",
+    "dataclass_type": "a mapping (key: value)",
+}
+_COMPARE = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+
+
+def friendly_message(error: Any) -> str:
+    """One pydantic error as 'got VALUE, expected ...' (our validators' messages kept as they are)."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    got = error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling)"
+    if kind == "missing":
+        return "required field is missing"
+    if kind in ("value_error", "assertion_error"):
+        return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind in _EXPECTED:
+        return out_of_range(got, _EXPECTED[kind])
+    if kind in _COMPARE:
+        bound = next(iter(ctx.values()), "?")
+        return out_of_range(got, f"a number {_COMPARE[kind]} {show(bound)}")
+    if kind == "too_short":
+        n = ctx.get("min_length", 1)
+        return f"got {_size(got)}, expected at least {n} item{'s' if n != 1 else ''}"
+    if kind == "too_long":
+        n = ctx.get("max_length", "?")
+        return f"got {_size(got)}, expected at most {n:,} items" if isinstance(n, int) else str(error["msg"])
+    if kind == "literal_error":
+        return out_of_range(got, f"one of {ctx.get('expected', '?')}")
+    return f"{error['msg']} (got {show(got)})"
+
+
+def _size(value: Any) -> str:
+    if isinstance(value, list | tuple | dict | str):
+        return "nothing" if not value else f"{len(value):,} items"
+    return show(value)
+
+
+def in_file_order(issues: list[Issue], limit: int = B.MAX_ERRORS) -> list[Issue]:
+    """Issues sorted by line (those without a line first, ties in the order found), at most
+    `limit` of them and a last one that says how many more there are."""
+    ordered = sorted(issues, key=lambda i: i.line or 0)
+    if len(ordered) <= limit:
+        return ordered
+    rest = len(ordered) - limit
+    more = Issue(f"... and {rest} more error{'s' if rest != 1 else ''} (fix these first)", ordered[0].source)
+    return [*ordered[:limit], more]
+
+
+def _calendar_findings(data: dict[str, Any]) -> list[tuple[Any, str, str]]:
+    """When the plant as a whole is malformed, the working-time check of each calendar that is
+    valid on its own (and a valid epoch)."""
+    try:
+        epoch = TypeAdapter(datetime).validate_python(data.get("epoch"))
+    except ValidationError:
+        return []
+    raw = data.get("calendars")
+    if epoch.tzinfo is None or not isinstance(raw, dict) or not B.EPOCH_MIN <= epoch < B.EPOCH_MAX:
+        return []
+    valid = {}
+    for name, spec in raw.items():
+        try:
+            valid[str(name)] = CalendarSpec.model_validate(spec)
+        except ValidationError:
+            continue
+    return check_calendars(valid, epoch)
 
 
 def plant_from_text(text: str, source: str = "<plant>") -> tuple[Plant, list[Issue]]:
@@ -72,14 +168,19 @@ def plant_from_text(text: str, source: str = "<plant>") -> tuple[Plant, list[Iss
     doc = parse_yaml(text, source)
     if not isinstance(doc.data, dict):
         raise InputError(Issue("a plant file must be a YAML mapping", source, 1))
+    # Schema, references and cross-checks are all reported in one round, in file order.
+    findings = check_references(doc.data)
+    errors: list[Issue] = []
     try:
         plant = Plant.model_validate(doc.data)
     except ValidationError as exc:
-        raise InputError(pydantic_issues(exc, doc)) from None
-    findings = check_plant(plant)
-    errors = [doc.issue(p, m) for p, m, s in findings if s == "error"]
+        errors = pydantic_issues(exc, doc)
+        findings += _calendar_findings(doc.data)
+    else:
+        findings += check_values(plant)
+    errors += [doc.issue(p, m) for p, m, s in findings if s == "error"]
     if errors:
-        raise InputError(errors)
+        raise InputError(in_file_order(errors))
     warnings = [doc.issue(p, m, "warning") for p, m, s in findings if s == "warning"]
     return plant, warnings
 

@@ -16,7 +16,7 @@ def parse_duration(value: object) -> float:
         ValueError: the value is not a non-negative duration.
     """
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration, got {value!r}")
+        raise ValueError(f"got {value!r}, expected a duration (seconds or e.g. '90s', '5m', '1h30m')")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, timedelta):
@@ -37,9 +37,9 @@ def parse_duration(value: object) -> float:
                     f"cannot read duration {value!r} (use seconds or e.g. '90s', '5m', '1h30m', '2d')"
                 ) from None
     else:
-        raise ValueError(f"expected a duration, got {type(value).__name__} {value!r}")
+        raise ValueError(f"got {type(value).__name__} {value!r}, expected a duration")
     if seconds != seconds or seconds < 0 or seconds == float("inf"):
-        raise ValueError(f"duration must be finite and non-negative, got {value!r}")
+        raise ValueError(f"got {value!r}, expected a finite, non-negative duration")
     return seconds
 
 
