@@ -64,6 +64,8 @@ MAX_ERRORS = 50
 
 def show(value: object) -> str:
     """A value as the user wrote it, short: numbers plain, strings quoted, long text cut."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         if math.isfinite(value) and value.is_integer() and abs(value) < 1e16:
             return str(int(value))

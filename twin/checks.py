@@ -106,8 +106,7 @@ def check_references(data: Any) -> list[Finding]:
                 if s in station_ids:
                     used.add(s)
                 else:
-                    where = (*path, "stations") if isinstance(eligible, str) else (*path, "stations", n)
-                    err(where, _unknown("station", s, station_ids))
+                    err((*path, "stations", n), _unknown("station", s, station_ids))
             for r, need in _map(op.get("resources")).items():
                 if r not in resources:
                     err((*path, "resources", r), _unknown("resource", r, resources))

@@ -203,9 +203,20 @@ def shipped_orders_path(plant_path: str | FsPath, plant: Plant) -> FsPath | None
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 ORDER_FIELDS = ("id", "product", "quantity", "release", "due", "weight")
-MAX_ORDER_OFFSET = 10 * 365.25 * 86400.0
+MAX_ORDER_OFFSET = B.MAX_TIME_OFFSET
 """Order times further than this from the plant epoch are refused (a mistyped year would
 otherwise make every calendar compile decades of shifts)."""
+
+
+def order_quantity_limit(plant: Plant, product: str) -> int:
+    """The most units one order of `product` may hold: `MAX_QUANTITY`, and no more than
+    `MAX_ORDER_WORK` of expected work over its routing (so its end stays on the plant clock)."""
+    routing = plant.product_map[product].routing
+    fixed = sum(op.batch_time for op in routing)
+    per_unit = sum(op.time.mean for op in routing)
+    if per_unit <= 0:
+        return B.MAX_QUANTITY
+    return max(1, min(B.MAX_QUANTITY, int((B.MAX_ORDER_WORK - fixed) / per_unit)))
 
 
 def _order_from_row(
@@ -227,33 +238,38 @@ def _order_from_row(
         issues.append(where("product", f"unknown product {product!r} (known: {known})"))
     qty_raw = row.get("quantity")
     qty = 0
+    limit = order_quantity_limit(plant, product) if product in plant.product_map else B.MAX_QUANTITY
     try:
+        if isinstance(qty_raw, bool):
+            raise TypeError
         qf = float(qty_raw)  # type: ignore[arg-type]
         if not qf.is_integer() or qf < 1:
             raise ValueError
         qty = int(qf)
-    except (TypeError, ValueError):
-        issues.append(where("quantity", f"quantity must be a whole number >= 1, got {qty_raw!r}"))
+    except (TypeError, ValueError, OverflowError):
+        issues.append(where("quantity", out_of_range(qty_raw, f"a whole number from 1 to {limit:,}")))
+    else:
+        if qty > limit:
+            why = "" if limit == B.MAX_QUANTITY else f" (at most {B.years(B.MAX_ORDER_WORK)} of work per order)"
+            issues.append(where("quantity", out_of_range(qty_raw, f"a whole number from 1 to {limit:,}{why}")))
 
     def time_of(name: str, default: float) -> float:
         value = row.get(name)
         if value is None or value == "":
+            return default
+        expected = f"a time within {B.years(MAX_ORDER_OFFSET)} of the plant epoch ({plant.epoch:%Y-%m-%d})"
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            issues.append(where(name, f"cannot read time {show(value)}: {expected}"))
             return default
         try:
             t = parse_time(value, plant.epoch)
         except ValueError as exc:
             issues.append(where(name, str(exc)))
             return default
-        if not math.isfinite(t):
-            issues.append(where(name, f"{name} must be finite"))
-            return default
-        if abs(t) > MAX_ORDER_OFFSET:
-            issues.append(
-                where(
-                    name,
-                    f"{name} is more than 10 years from the plant epoch ({plant.epoch:%Y-%m-%d}): a typo?",
-                )
-            )
+        except OverflowError:
+            t = math.inf
+        if not math.isfinite(t) or abs(t) > MAX_ORDER_OFFSET:
+            issues.append(where(name, out_of_range(value, expected)))
             return default
         return t
 
@@ -262,16 +278,21 @@ def _order_from_row(
     if "due" not in row or row.get("due") in (None, ""):
         issues.append(where("due", "due time is missing"))
     elif due < release:
-        issues.append(where("due", "due time is before the release time"))
+        issues.append(where("due", f"got {row.get('due')!r}, expected a due time not before the release"))
     weight = 1.0
     w_raw = row.get("weight", row.get("priority"))
     if w_raw not in (None, ""):
         try:
+            if isinstance(w_raw, bool):
+                raise TypeError
             weight = float(w_raw)  # type: ignore[arg-type]
-            if not math.isfinite(weight) or weight <= 0:
+            if not math.isfinite(weight) or not 0 < weight <= B.MAX_WEIGHT:
                 raise ValueError
         except (TypeError, ValueError):
-            issues.append(where("weight", f"weight must be a positive number, got {w_raw!r}"))
+            expected = f"a number above 0 to {B.MAX_WEIGHT:g}"
+            issues.append(where("weight", out_of_range(w_raw, expected)))
+        except OverflowError:
+            issues.append(where("weight", out_of_range(w_raw, "a number above 0 to 1000")))
     if issues:
         return None, issues
     seen.add(oid)
@@ -366,7 +387,7 @@ def orders_from_json(text: str, plant: Plant, source: str = "<orders.json>") -> 
         def where(field: str, msg: str, _i: int = i) -> Issue:
             return doc.issue((*prefix, _i, field), msg)
 
-        row = {k: (None if v is None else str(v) if not isinstance(v, str) else v) for k, v in item.items()}
+        row = dict(item)  # values as JSON typed them, so an error shows 5 and "5" apart
         order, errs = _order_from_row(row, plant, where, seen)
         issues.extend(errs)
         if order is not None:
