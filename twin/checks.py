@@ -57,7 +57,9 @@ def check_references(data: Any) -> list[Finding]:
     lines = _items(root.get("lines"))
     products = _items(root.get("products"))
     calendars = _map(root.get("calendars"))
-    stations = [(i, j, st) for i, ln in enumerate(lines) for j, st in enumerate(_items(_map(ln).get("stations")))]
+    stations = [
+        (i, j, st) for i, ln in enumerate(lines) for j, st in enumerate(_items(_map(ln).get("stations")))
+    ]
     station_ids = {s for s in (_id(st) for _, _, st in stations) if s is not None}
     resources = {_id(r): _map(r).get("capacity") for r in _items(root.get("resources")) if _id(r)}
     materials = set(_ids(root.get("materials")))
@@ -67,10 +69,14 @@ def check_references(data: Any) -> list[Finding]:
     _unique(out, [(("lines", i, "stations", j, "id"), _id(st)) for i, j, st in stations], "station")
     _unique(out, [(("products", i, "id"), _id(p)) for i, p in enumerate(products)], "product")
     _unique(
-        out, [(("resources", i, "id"), _id(r)) for i, r in enumerate(_items(root.get("resources")))], "resource"
+        out,
+        [(("resources", i, "id"), _id(r)) for i, r in enumerate(_items(root.get("resources")))],
+        "resource",
     )
     _unique(
-        out, [(("materials", i, "id"), _id(m)) for i, m in enumerate(_items(root.get("materials")))], "material"
+        out,
+        [(("materials", i, "id"), _id(m)) for i, m in enumerate(_items(root.get("materials")))],
+        "material",
     )
 
     families = {str(_map(p).get("family") or _id(p)) for p in products}
@@ -113,7 +119,10 @@ def check_references(data: Any) -> list[Finding]:
                     continue
                 capacity = resources[r]
                 if _whole(need) and _whole(capacity) and 1 <= capacity < need:
-                    err((*path, "resources", r), f"got {need} of {r!r}, expected at most its capacity {capacity}")
+                    err(
+                        (*path, "resources", r),
+                        f"got {need} of {r!r}, expected at most its capacity {capacity}",
+                    )
             for m in _map(op.get("consumes")):
                 if m not in materials:
                     err((*path, "consumes", m), _unknown("material", m, materials))
@@ -156,7 +165,9 @@ def check_calendars(calendars: dict[str, CalendarSpec], epoch: datetime) -> list
     out: list[Finding] = []
     for name, spec in calendars.items():
         if spec.compile(epoch, CALENDAR_PROBE).working_seconds(0, CALENDAR_PROBE) <= 0:
-            out.append((("calendars", name), f"calendar {name!r} has no working time in the first 4 weeks", "error"))
+            out.append(
+                (("calendars", name), f"calendar {name!r} has no working time in the first 4 weeks", "error")
+            )
     return out
 
 

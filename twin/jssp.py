@@ -56,11 +56,14 @@ def jssp_from_text(text: str, source: str = "<jssp>", name: str = "jssp") -> tup
     if header is None or len(header) != 2:
         shown = head.strip()
         raise InputError(
-            issues or Issue(f"got {shown!r}, expected a first line 'jobs machines' (two numbers)", source, head_line)
+            issues
+            or Issue(f"got {shown!r}, expected a first line 'jobs machines' (two numbers)", source, head_line)
         )
     n_jobs, n_machines = header
     if not 1 <= n_jobs <= B.MAX_JSSP_JOBS:
-        issues.append(Issue(out_of_range(n_jobs, f"a number of jobs from 1 to {B.MAX_JSSP_JOBS:,}"), source, head_line))
+        issues.append(
+            Issue(out_of_range(n_jobs, f"a number of jobs from 1 to {B.MAX_JSSP_JOBS:,}"), source, head_line)
+        )
     if not 1 <= n_machines <= B.MAX_JSSP_MACHINES:
         expected = f"a number of machines from 1 to {B.MAX_JSSP_MACHINES:,}"
         issues.append(Issue(out_of_range(n_machines, expected), source, head_line))

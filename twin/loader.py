@@ -250,8 +250,12 @@ def _order_from_row(
         issues.append(where("quantity", out_of_range(qty_raw, f"a whole number from 1 to {limit:,}")))
     else:
         if qty > limit:
-            why = "" if limit == B.MAX_QUANTITY else f" (at most {B.years(B.MAX_ORDER_WORK)} of work per order)"
-            issues.append(where("quantity", out_of_range(qty_raw, f"a whole number from 1 to {limit:,}{why}")))
+            why = (
+                "" if limit == B.MAX_QUANTITY else f" (at most {B.years(B.MAX_ORDER_WORK)} of work per order)"
+            )
+            issues.append(
+                where("quantity", out_of_range(qty_raw, f"a whole number from 1 to {limit:,}{why}"))
+            )
 
     def time_of(name: str, default: float) -> float:
         value = row.get(name)

@@ -364,9 +364,7 @@ class Plant(_Model):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
-            raise ValueError(
-                f"got {value.isoformat()}, expected a time zone, e.g. 2026-11-30T00:00:00+01:00"
-            )
+            raise ValueError(f"got {value.isoformat()}, expected a time zone, e.g. 2026-11-30T00:00:00+01:00")
         if not B.EPOCH_MIN <= value < B.EPOCH_MAX:
             raise ValueError(
                 out_of_range(value.isoformat(), f"an epoch from {B.EPOCH_MIN.year} to {B.EPOCH_MAX.year - 1}")

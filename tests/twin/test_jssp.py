@@ -51,7 +51,11 @@ def test_every_shipped_instance_parses(name: str) -> None:
         ("1 1\n0 1000000000000000000000\n", 2, "got 1000000000000000000000, expected a time of at most"),
         ("100000 1\n", 1, "got 100000, expected a number of jobs from 1 to 10,000"),
         ("1 1\n0 0\n", 1, "expected some work"),
-        ("4 1\n0 100000000\n0 100000000\n0 100000000\n0 100000000\n", 1, "expected operation times summing to at most"),
+        (
+            "4 1\n0 100000000\n0 100000000\n0 100000000\n0 100000000\n",
+            1,
+            "expected operation times summing to at most",
+        ),
     ],
 )
 def test_bad_input_names_the_line(text: str, line: int, fragment: str) -> None:

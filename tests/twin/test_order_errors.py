@@ -56,8 +56,20 @@ CSV_CASES = [
     ("unknown product", "A,job0,1,0,11,1\nB,job9,1,0,11,1\n", 3, "product", "unknown product 'job9'"),
     ("empty product", "A,,1,0,11,1\n", 2, "product", "unknown product ''"),
     ("zero quantity", "A,job0,0,0,11,1\n", 2, "quantity", "got '0', expected a whole number from 1"),
-    ("10^12 units", "A,job0,1000000000000,0,11,1\n", 2, "quantity", "got '1000000000000', expected a whole number from 1 to 1,000,000"),
-    ("release in the year 9999", "A,job0,1,9999-12-31T00:00:00+00:00,11,1\n", 2, "release", "got '9999-12-31T00:00:00+00:00', expected a time within 10 years"),
+    (
+        "10^12 units",
+        "A,job0,1000000000000,0,11,1\n",
+        2,
+        "quantity",
+        "got '1000000000000', expected a whole number from 1 to 1,000,000",
+    ),
+    (
+        "release in the year 9999",
+        "A,job0,1,9999-12-31T00:00:00+00:00,11,1\n",
+        2,
+        "release",
+        "got '9999-12-31T00:00:00+00:00', expected a time within 10 years",
+    ),
     ("due at 1e308 s", "A,job0,1,0,1e308,1\n", 2, "due", "got '1e308', expected a time within 10 years"),
     ("huge weight", "A,job0,1,0,11,1e9\n", 2, "weight", "got '1e9', expected a number above 0 to 1000"),
     ("fractional quantity", "A,job0,1.5,0,11,1\n", 2, "quantity", "got '1.5'"),
@@ -214,7 +226,10 @@ def test_times_decades_away_are_refused_as_typos(shop: Plant) -> None:
     (issue,) = csv_issues(HEADER + "A,job0,1,0,20261-12-01T00:00,1\n", shop)  # unreadable year
     assert issue.path == "due"
     (issue,) = csv_issues(HEADER + "A,job0,1,0,2206-12-01T00:00:00+00:00,1\n", shop)
-    assert (issue.line, issue.path) == (2, "due") and "expected a time within 10 years of the plant epoch" in issue.message
+    assert (issue.line, issue.path) == (
+        2,
+        "due",
+    ) and "expected a time within 10 years of the plant epoch" in issue.message
     issues = csv_issues(HEADER + "A,job0,1,1e12,1e12,1\n", shop)
     assert [i.path for i in issues] == ["release", "due"]
     assert all("expected a time within 10 years of the plant epoch" in i.message for i in issues)

@@ -225,7 +225,14 @@ CASES = [
         "lines[0].stations[1].machines",
         "got 0, expected a whole number from 1 to 1000",
     ),
-    ("yield above 1", "yield: 0.9", "yield: 1.5", 0, "products[0].routing[1].yield", "got 1.5, expected a number from 0.01 to 1"),
+    (
+        "yield above 1",
+        "yield: 0.9",
+        "yield: 1.5",
+        0,
+        "products[0].routing[1].yield",
+        "got 1.5, expected a number from 0.01 to 1",
+    ),
     (
         "unknown distribution",
         "{exponential: 5}",
