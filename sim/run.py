@@ -12,13 +12,13 @@ from __future__ import annotations
 import concurrent.futures as cf
 import gc
 import math
-import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from sim.model import PlantModel
+from sim.pool import stop_pool, worker_pool
 from sim.result import SimResult
 from sim.streams import derive_seed
 from twin.live import LiveState
@@ -103,11 +103,6 @@ def run_one(
     finally:
         if enabled:
             gc.enable()
-
-
-def _ignore_sigint() -> None:
-    """Pool workers leave Ctrl-C to the caller, which shuts the pool down (no worker tracebacks)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def simulate(
@@ -207,7 +202,7 @@ def replicate(
     if executor is None:
         many = replications > 1 or target is not None
         executor = own = (
-            cf.ProcessPoolExecutor(max_workers=2, initializer=_ignore_sigint) if many else SerialExecutor()
+            worker_pool(2, spawn=False) if many else SerialExecutor()
         )
     results: dict[int, SimResult] = {}
     try:
@@ -228,6 +223,11 @@ def replicate(
             if est.n >= 2 and est.half_width <= half_width:
                 break
             goal = min(max_replications, goal + max(2, goal // 4))
+    except BaseException:  # Ctrl-C or a failed run: do not wait for the other replications
+        if isinstance(own, cf.ProcessPoolExecutor):
+            stop_pool(own)
+            own = None
+        raise
     finally:
         if own is not None:
             own.shutdown()

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from plantwin import args
 from plantwin.common import emit_json, err_console, open_orders, open_plant, report_errors
 from sync.client import SyncClient, SyncStatus
 from sync.dispatch import Dispatcher, check_dispatchable, load_verdict
@@ -51,6 +52,9 @@ def sync(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object at the end.")] = False,
 ) -> None:
     """Subscribe to the plant's tags, keep the live state current, write values and events to --db."""
+    args.endpoint("--endpoint", endpoint)
+    args.number("--duration", duration, 0, args.MAX_WALL)
+    args.number("--status-every", status_every, 0, args.MAX_TIME_LIMIT, lo_open=True)
     model, path, _ = open_plant(plant, warn=not json_out)
     credentials = None
     if user is not None:
