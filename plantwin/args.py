@@ -65,7 +65,9 @@ def port(option: str, value: int, *, any_free: bool = False) -> None:
     Raises:
         InputError: outside the range.
     """
-    whole(option, value, 0 if any_free else 1, 65535, "a port")
+    lo = 0 if any_free else 1
+    if not lo <= value <= 65535:
+        raise InputError(Issue(out_of_range(value, f"a port from {lo} to 65535"), option))
 
 
 def port_free(option: str, host: str, value: int) -> None:

@@ -201,9 +201,7 @@ def replicate(
     own = None
     if executor is None:
         many = replications > 1 or target is not None
-        executor = own = (
-            worker_pool(2, spawn=False) if many else SerialExecutor()
-        )
+        executor = own = worker_pool(2, spawn=False) if many else SerialExecutor()
     results: dict[int, SimResult] = {}
     try:
         goal = replications

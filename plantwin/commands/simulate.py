@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from plantwin import args
 from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
 from plantwin.recording import (
     DbOption,
@@ -20,10 +21,11 @@ from plantwin.recording import (
 )
 from sim import RULES, Replications, replicate
 from sim.check import judge
+from twin.distributions import check_duration
 from twin.errors import InputError, Issue
 from twin.loader import load_schedule
 from twin.stats import Estimate
-from twin.timeutil import format_duration, parse_duration
+from twin.timeutil import format_duration
 from twin.verdict import AcceptancePolicy, Verdict
 
 HEADLINE = (
@@ -65,19 +67,20 @@ def simulate_cmd(
         str | None,
         typer.Option(help="How long to simulate, e.g. '7d', '36h'; default: until every order is done."),
     ] = None,
-    replications: Annotated[int, typer.Option(min=1, help="Number of replications.")] = 10,
+    replications: Annotated[int, typer.Option(help="Number of replications.")] = 10,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same result.")] = 0,
     min_on_time: Annotated[
         float,
-        typer.Option(
-            min=0.0, max=1.0, help="With --schedule: the verdict's policy, each order on time in this share."
-        ),
+        typer.Option(help="With --schedule: the verdict's policy, each order on time in this share."),
     ] = 0.9,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     db: DbOption = None,
     no_history: NoHistoryOption = False,
 ) -> None:
     """Simulate a plant: a progress bar over replications, then KPIs with 95% confidence intervals."""
+    args.whole("--replications", replications, 1, args.MAX_REPLICATIONS)
+    args.seed("--seed", seed)
+    args.number("--min-on-time", min_on_time, 0, 1, what="a share")
     if schedule is not None and rule is not None:
         raise InputError(Issue("give either --schedule or --rule, not both", "--rule"))
     rule_name = (rule or "FIFO").upper()
@@ -86,7 +89,7 @@ def simulate_cmd(
     horizon = None
     if until is not None:
         try:
-            horizon = parse_duration(until)
+            horizon = check_duration(until)
         except ValueError as exc:
             raise InputError(Issue(str(exc), "--until")) from None
     model, path, _ = open_plant(plant, warn=not json_out)

@@ -53,8 +53,8 @@ def sync(
 ) -> None:
     """Subscribe to the plant's tags, keep the live state current, write values and events to --db."""
     args.endpoint("--endpoint", endpoint)
-    args.number("--duration", duration, 0, args.MAX_WALL)
-    args.number("--status-every", status_every, 0, args.MAX_TIME_LIMIT, lo_open=True)
+    args.number("--duration", duration, 0, args.MAX_WALL, what="seconds")
+    args.number("--status-every", status_every, 0, args.MAX_TIME_LIMIT, lo_open=True, what="seconds")
     model, path, _ = open_plant(plant, warn=not json_out)
     credentials = None
     if user is not None:

@@ -69,7 +69,7 @@ def virtual_plant(
     args.port("--port", port, any_free=True)
     args.number("--speed", speed, 0, args.MAX_SPEED, lo_open=True)
     args.number("--feed-hours", feed_hours, 0, args.MAX_WALL / 3600, lo_open=True)
-    args.number("--duration", duration, 0, args.MAX_WALL)
+    args.number("--duration", duration, 0, args.MAX_WALL, what="seconds")
     args.seed("--seed", seed)
     args.port_free("--port", host, port)
     model, path, _ = open_plant(plant)

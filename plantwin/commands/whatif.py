@@ -13,6 +13,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from plantwin import args
 from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
 from plantwin.recording import (
     DbOption,
@@ -29,6 +30,7 @@ from scenarios.model import PlannerSettings
 from scenarios.promise import PromiseResult, promise
 from scenarios.report import HEADLINE_KPIS, ScenarioReport
 from scenarios.runner import run_scenario
+from twin.bounds import MAX_QUANTITY
 from twin.errors import InputError, Issue
 from twin.orders import Order
 from twin.plant import Plant
@@ -163,8 +165,9 @@ def whatif(
             for name, text in found.items():
                 out_console.print(f"{name:24s} {text}", highlight=False, markup=False)
         return
-    if replications is not None and replications < 2:
-        raise InputError(Issue("need at least 2 replications for a confidence interval", "--replications"))
+    args.whole("--replications", replications, 2, args.MAX_REPLICATIONS)
+    args.seed("--seed", seed)
+    args.whole("--workers", workers, 1, args.MAX_WORKERS)
     loaded = load_scenario(scenario)
     has_sweep = bool(loaded.sweep_points)
     with (
@@ -323,6 +326,11 @@ def promise_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Capable-to-promise: the earliest due time for a new order met with the given confidence."""
+    args.whole("QUANTITY", quantity, 1, MAX_QUANTITY)
+    args.number("--confidence", confidence, 0, 1, lo_open=True, what="a probability")
+    args.whole("--replications", replications, 2, args.MAX_REPLICATIONS)
+    args.seed("--seed", seed)
+    args.number("--time-limit", time_limit, 0, args.MAX_TIME_LIMIT, lo_open=True)
     model, path, _ = open_plant(plant, warn=not json_out)
     book = open_orders(model, path, orders) or []
     if mode not in ("solve", "dispatch"):
