@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from scenarios.report import KpiComparison, Move, OrderImpact
 from twin.orders import Order
 from twin.schedule import Schedule
-from twin.stats import Estimate, mean_ci
+from twin.stats import Estimate, estimate_kpi, mean_ci
 
 _LOWER_IS_BETTER = (
     "tardiness", "delay", "lead_time", "leadtime", "wip", "makespan", "late", "lateness", "flow_time",
@@ -47,7 +47,11 @@ def compare_kpis(
         var = variant.get(kpi)
         if var is None:
             continue
-        rows.append(KpiComparison(kpi, mean_ci(base), mean_ci(var), paired(base, var), better_direction(kpi)))
+        rows.append(
+            KpiComparison(
+                kpi, estimate_kpi(kpi, base), estimate_kpi(kpi, var), paired(base, var), better_direction(kpi)
+            )
+        )
     return rows
 
 

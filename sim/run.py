@@ -25,7 +25,7 @@ from twin.live import LiveState
 from twin.orders import Order, generate_orders
 from twin.plant import Plant
 from twin.schedule import Schedule
-from twin.stats import Estimate, mean_ci
+from twin.stats import Estimate, estimate_kpi
 
 Progress = Callable[[int, int], None]
 
@@ -149,9 +149,9 @@ class Replications:
         return [r.get(kpi, math.nan) for r in self.per_replication]
 
 
-def estimate(values: Sequence[float]) -> Estimate:
-    """Mean and 95% CI over the defined (non-NaN) values."""
-    return mean_ci([v for v in values if not math.isnan(v)])
+def estimate(values: Sequence[float], kpi: str = "") -> Estimate:
+    """Mean and 95% CI over the defined (non-NaN) values (within [0, 1] when `kpi` is a share)."""
+    return estimate_kpi(kpi, [v for v in values if not math.isnan(v)])
 
 
 def _aggregate(results: list[SimResult], seed: int, until: float | None) -> Replications:
@@ -159,7 +159,7 @@ def _aggregate(results: list[SimResult], seed: int, until: float | None) -> Repl
     names = sorted({k for r in per for k in r})
     return Replications(
         per_replication=per,
-        kpis={k: estimate([r.get(k, math.nan) for r in per]) for k in names},
+        kpis={k: estimate([r.get(k, math.nan) for r in per], k) for k in names},
         seeds=tuple(replication_seed(seed, r.replication) for r in results),
         seed=seed,
         until=until,
@@ -217,7 +217,7 @@ def replicate(
             if target is None or goal >= max_replications:
                 break
             kpi, half_width = target
-            est = estimate([results[i].kpis.get(kpi, math.nan) for i in range(goal)])
+            est = estimate([results[i].kpis.get(kpi, math.nan) for i in range(goal)], kpi)
             if est.n >= 2 and est.half_width <= half_width:
                 break
             goal = min(max_replications, goal + max(2, goal // 4))

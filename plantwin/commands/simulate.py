@@ -205,8 +205,8 @@ def _cell(kpi: str, e: Estimate | None, compact: bool = False) -> str:
         return "-"
     if e.n < 2 or e.low == e.high or math.isnan(e.low):
         return _fmt(kpi, e.mean)
-    if compact:  # ratios as mean +- half-width in percentage points
-        return f"{e.mean:.1%} ±{100 * e.half_width:.1f}"
+    if compact:  # shares as mean [low, high] in percent (a share's interval need not be symmetric)
+        return f"{e.mean:.1%} [{100 * e.low:.1f}, {100 * e.high:.1f}]"
     return f"{_fmt(kpi, e.mean)} [{_fmt(kpi, e.low)}, {_fmt(kpi, e.high)}]"
 
 
@@ -220,7 +220,7 @@ def _print_tables(reps: Replications, name: str, payload: dict[str, object]) -> 
         table.add_row(label, _cell(kpi, reps.kpis.get(kpi)))
     out_console.print(table)
     stations = sorted({k.split(".", 1)[1] for k in reps.kpis if k.startswith("oee.")})
-    per = Table(title="Per station (ISO 22400; mean ± 95% CI half-width, points)")
+    per = Table(title="Per station (ISO 22400; mean [95% CI], percent)")
     per.add_column("station")
     for col in ("OEE", "availability", "performance", "quality", "busy"):
         per.add_column(col, justify="right")
