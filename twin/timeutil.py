@@ -68,6 +68,14 @@ def to_datetime(seconds: float, epoch: datetime) -> datetime:
     return epoch + timedelta(seconds=seconds)
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_time(value: object, epoch: datetime) -> float:
     """Plant seconds from an ISO datetime, a number of seconds, or a duration after the epoch.
 
@@ -76,6 +84,8 @@ def parse_time(value: object, epoch: datetime) -> float:
     """
     if isinstance(value, datetime):
         return to_seconds(value, epoch)
+    if isinstance(value, str) and _is_number(value):
+        return parse_duration(value)  # '1e-05' is seconds, not a date with a dash
     if isinstance(value, str) and ("T" in value or "-" in value[1:] or ":" in value):
         try:
             return to_seconds(datetime.fromisoformat(value.strip()), epoch)
