@@ -26,8 +26,11 @@ from twin.orders import Order, generate_orders
 from twin.plant import Plant
 from twin.schedule import Schedule
 from twin.stats import Estimate, estimate_kpi
+from twin.timeutil import format_duration
 
 Progress = Callable[[int, int], None]
+MAX_STREAM_ORDERS = 1_000_000
+"""Orders an order stream may bring in one replication (a longer horizon would run for hours)."""
 
 
 class SerialExecutor(cf.Executor):
@@ -58,7 +61,8 @@ def orders_for(
     """The order book, or orders generated from the plant's stream up to `until` (seeded).
 
     Raises:
-        ValueError: no orders and no stream, or a stream without `until`.
+        ValueError: no orders and no stream, a stream without `until`, or one that would bring
+            more than `MAX_STREAM_ORDERS` orders in that time.
     """
     if orders is not None:
         return list(orders)
@@ -66,6 +70,12 @@ def orders_for(
         raise ValueError(f"plant {plant.name!r} has no order stream: pass an order book")
     if until is None:
         raise ValueError("orders from the plant's order stream need `until` (how long to simulate)")
+    expected = (until - start) / plant.order_stream.interarrival.mean
+    if expected > MAX_STREAM_ORDERS:
+        raise ValueError(
+            f"the order stream would bring about {expected:,.0f} orders in {format_duration(until - start)}, "
+            f"expected at most {MAX_STREAM_ORDERS:,}: simulate a shorter time"
+        )
     return generate_orders(plant.order_stream, until, derive_seed(seed, replication, "arrivals"), start=start)
 
 

@@ -25,6 +25,13 @@ MAX_TIME_OFFSET = 10 * YEAR
 MAX_ORDER_WORK = 10 * YEAR
 """The expected work of one order (units x time per unit, over its routing): beyond it the
 order could never finish inside the plant clock's range."""
+MIN_PERIOD = 15 * 60.0
+"""The shortest period of a repeating maintenance window (10 years of it: 350,000 windows)."""
+MIN_MTBF = 60.0
+"""The shortest mean time between failures: a machine that breaks down every few seconds
+would make a simulation of thousands of machines crawl."""
+MIN_INTERARRIVAL = 1.0
+"""The shortest mean time between two orders of an order stream."""
 EPOCH_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_MAX = datetime(2100, 1, 1, tzinfo=UTC)
 """The plant epoch: wall times more than a century after it must still be representable

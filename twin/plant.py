@@ -76,9 +76,11 @@ class Failures(_Model):
 
     @model_validator(mode="after")
     def _positive(self) -> Failures:
-        for name in ("mtbf", "mttr"):
-            if getattr(self, name).mean <= 0:
-                raise ValueError(f"{name}: got a mean of 0, expected a positive time")
+        if self.mtbf.mean < B.MIN_MTBF:
+            expected = f"a mean time between failures of at least {B.MIN_MTBF:g} s"
+            raise ValueError(f"mtbf: {out_of_range(self.mtbf.mean, expected)}")
+        if self.mttr.mean <= 0:
+            raise ValueError("mttr: got a mean of 0, expected a positive time")
         return self
 
     @property
@@ -111,8 +113,10 @@ class Maintenance(_Model):
     @field_validator("every")
     @classmethod
     def _positive_period(cls, value: float | None) -> float | None:
-        if value is not None and value <= 0:
-            raise ValueError(out_of_range(value, "a positive period 'every' for a repeating window"))
+        if value is not None and value < B.MIN_PERIOD:
+            raise ValueError(
+                out_of_range(value, f"a period 'every' of at least {B.MIN_PERIOD / 60:g} minutes")
+            )
         return value
 
     @model_validator(mode="after")
@@ -316,8 +320,9 @@ class OrderStream(_Model):
 
     @model_validator(mode="after")
     def _sane(self) -> OrderStream:
-        if self.interarrival.mean <= 0:
-            raise ValueError("interarrival: got a mean of 0, expected a positive time")
+        if self.interarrival.mean < B.MIN_INTERARRIVAL:
+            expected = f"a mean inter-arrival time of at least {B.MIN_INTERARRIVAL:g} s"
+            raise ValueError(f"interarrival: {out_of_range(self.interarrival.mean, expected)}")
         if not 1 <= self.quantity.mean <= B.MAX_QUANTITY:
             raise ValueError(
                 f"quantity: {out_of_range(self.quantity.mean, f'a mean from 1 to {B.MAX_QUANTITY:,} units')}"

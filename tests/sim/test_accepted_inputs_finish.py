@@ -154,3 +154,16 @@ def test_many_accepted_inputs_simulate_and_plan_to_an_end(
     accepted = _accepted(data, rows)
     if accepted is not None:
         _run_both(*accepted)
+
+
+def test_an_order_stream_that_would_flood_the_model_is_refused() -> None:
+    text = """\
+name: flood
+epoch: 2026-11-30T00:00:00+00:00
+lines: [{id: L, stations: [{id: a}]}]
+products: [{id: p, routing: [{id: o, stations: a, time: 1}]}]
+order_stream: {interarrival: 1, mix: {p: 1}}
+"""
+    plant, _ = plant_from_text(text, "flood.yaml")
+    with alarm(30), pytest.raises(ValueError, match="would bring about 31,557,600 orders"):
+        simulate(plant, None, until=B.YEAR, seed=0)

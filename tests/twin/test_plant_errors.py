@@ -360,7 +360,7 @@ CASES = [
         "      - id: a\n        maintenance: [{start: 0, duration: 1h, every: 0}]\n",
         1,
         "lines[0].stations[0].maintenance[0].every",
-        "positive period",
+        "got 0, expected a period 'every' of at least 15 minutes",
     ),
     (
         "delivery time is not a time",
@@ -376,7 +376,7 @@ CASES = [
         "      - id: a\n        failures: {mtbf: 0, mttr: 5}\n",
         1,
         "lines[0].stations[0].failures.mtbf",
-        "got a mean of 0, expected a positive time",
+        "got 0, expected a mean time between failures of at least 60 s",
     ),
     (
         "tag that is not a node id",
