@@ -9,9 +9,10 @@ against the plant when the change is applied (`scenarios.changes`).
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from twin import bounds as B
 from twin.bounds import number, whole
@@ -24,7 +25,13 @@ MAX_TIME_LIMIT = 86400.0
 MAX_REPLICATIONS = 10_000
 """Replications of one judged variant."""
 
-TimeValue = float | str
+
+def _as_written(value: Any) -> Any:
+    """An unquoted YAML timestamp arrives as a datetime: keep it as its ISO text."""
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+TimeValue = Annotated[float | str, BeforeValidator(_as_written)]
 """A plant time: ISO datetime ('2026-12-03T14:00:00+01:00'), seconds, or a duration ('2d6h')."""
 
 
