@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
 
-from sim.pool import worker_pool
+from sim.pool import stop_pool, worker_pool
+
+__all__ = ["process_pool", "stop_pool"]
 
 
 def process_pool(workers: int = 2) -> ProcessPoolExecutor:

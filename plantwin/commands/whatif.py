@@ -23,7 +23,7 @@ from plantwin.recording import (
     record_scenario,
     report_recorded,
 )
-from plantwin.workers import process_pool
+from plantwin.workers import process_pool, stop_pool
 from scenarios.files import library_descriptions, load_scenario
 from scenarios.html import render_html
 from scenarios.model import PlannerSettings
@@ -69,8 +69,13 @@ def _executor(address: str | None, workers: int) -> Iterator[tuple[Executor | No
         if workers <= 1:
             yield None, "inline"
             return
-        with process_pool(workers) as pool:
+        pool = process_pool(workers)
+        try:
             yield pool, f"local processes ({workers})"
+        except BaseException:  # Ctrl-C or a failure: end the workers now, not after their tasks
+            stop_pool(pool)
+            raise
+        pool.shutdown()
         return
     try:
         from distributed import Client
