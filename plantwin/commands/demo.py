@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from plantwin import args
 from plantwin.common import emit_json, open_orders, open_plant, report_errors
 from plantwin.demo.config import DemoConfig, RushSpec, parse_seconds, parse_speed
 from plantwin.demo.continuity import carried_over, start_fresh
@@ -41,7 +40,7 @@ def demo(
         bool, typer.Option("--fresh", help="Start the week again: move the history aside, reset the plant.")
     ] = False,
     db: DbOption = None,
-    port: Annotated[int, typer.Option(help="Dashboard port (on 127.0.0.1; 0: any free port).")] = 8050,
+    port: Annotated[int, typer.Option(help="Dashboard port (on 127.0.0.1).", min=0, max=65535)] = 8050,
     rush_after: Annotated[
         str, typer.Option(help="Wall time after the first dispatch when the rush order arrives.")
     ] = "12s",
@@ -51,8 +50,6 @@ def demo(
     ] = False,
 ) -> None:
     """Run the closed loop: virtual plant, sync, history, planner, dispatch and dashboard."""
-    args.port("--port", port, any_free=True)
-    args.port_free("--port", "127.0.0.1", port)
     cfg = DemoConfig(
         db=history_path(db),
         speed=parse_speed(speed),
