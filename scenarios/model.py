@@ -334,6 +334,16 @@ class PolicySettings(_Strict):
     service_level: float | None = Field(default=None, ge=0, le=1)
 
 
+class CounterOfferSettings(_Strict):
+    """How a refused rush variant's counter-offer is searched (see scenarios.counteroffer)."""
+
+    enabled: bool = True
+    resolution: TimeValue = 3600.0
+    """The offered due time is the earliest accepted one to within this."""
+    max_delay: TimeValue = 14 * 86400.0
+    """No offer later than the asked date plus this."""
+
+
 class Judge(_Strict):
     """How variants are judged: replications, seed, planner and acceptance policy."""
 
@@ -341,6 +351,7 @@ class Judge(_Strict):
     seed: int = 0
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    counter_offer: CounterOfferSettings = Field(default_factory=CounterOfferSettings)
 
 
 class Variant(_Strict):

@@ -152,33 +152,54 @@ def promise(
 
     lo = float(math.ceil(lower_bound(plant, product, quantity, now)))
     first = evaluate(lo)
-    notes: list[str] = []
-    if first.promisable:
-        return _result(
-            product, quantity, confidence, now, lo, lo, resolution, replications, seed, tried, settings, notes
-        )
-    # Upper bound: from the planned completion (or the lower bound), doubling the lead time.
-    start = max(lo, first.planned_completion or lo)
-    hi = float(math.ceil(now + max(2 * (start - now), resolution)))
+    guess = max(lo, first.planned_completion or lo)
+    answer, notes = earliest_passing(
+        lambda due: evaluate(due).promisable,
+        lo,
+        now=now,
+        first_try=now + max(2 * (guess - now), resolution),
+        resolution=resolution,
+        horizon=horizon,
+        what=f"{confidence:.0%} on time",
+    )
+    if (
+        answer is not None
+        and any(c.promisable and c.due > answer for c in tried.values())
+        and not all(c.promisable for c in tried.values() if c.due >= answer)
+    ):
+        notes.append("the on-time probability is not monotone in the due time here (see the evidence)")
+    return _result(
+        product, quantity, confidence, now, answer, lo, resolution, replications, seed, tried, settings, notes
+    )
+
+
+def earliest_passing(
+    passes: Callable[[float], bool],
+    lo: float,
+    *,
+    now: float,
+    first_try: float,
+    resolution: float,
+    horizon: float,
+    what: str,
+) -> tuple[float | None, list[str]]:
+    """The earliest due time (to `resolution`) at which `passes` holds, searching from `lo`.
+
+    `lo` itself is tried first, then `first_try` (a guess above it); from there the lead time
+    from `now` is doubled until a due time passes, then the gap to the last failing one is
+    bisected.
+    The answer is always a due time that was tried and passed; None when none within
+    `horizon` of `now` does (with a note saying so). Callers cache `passes` (it is usually a
+    re-plan and a simulation).
+    """
+    if passes(lo):
+        return lo, []
     bad = lo
+    hi = float(math.ceil(max(first_try, lo + resolution)))
     while True:
         if hi - now > horizon:
-            notes.append(f"no due time within {horizon / 86400:.0f} days reaches {confidence:.0%} on time")
-            return _result(
-                product,
-                quantity,
-                confidence,
-                now,
-                None,
-                lo,
-                resolution,
-                replications,
-                seed,
-                tried,
-                settings,
-                notes,
-            )
-        if evaluate(hi).promisable:
+            return None, [f"no due time within {horizon / 86400:.0f} days reaches {what}"]
+        if passes(hi):
             break
         bad = hi
         hi = float(math.ceil(now + 2 * (hi - now)))
@@ -187,17 +208,11 @@ def promise(
         mid = float(math.ceil((good + bad) / 2))
         if mid >= good:
             break
-        if evaluate(mid).promisable:
+        if passes(mid):
             good = mid
         else:
             bad = mid
-    if any(c.promisable and c.due > good for c in tried.values()) and not all(
-        c.promisable for c in tried.values() if c.due >= good
-    ):
-        notes.append("the on-time probability is not monotone in the due time here (see the evidence)")
-    return _result(
-        product, quantity, confidence, now, good, lo, resolution, replications, seed, tried, settings, notes
-    )
+    return good, []
 
 
 def _on_time(

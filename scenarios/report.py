@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from twin.schedule import Schedule
 from twin.stats import Estimate
+
+if TYPE_CHECKING:
+    from scenarios.counteroffer import CounterOffer
 
 HEADLINE_KPIS: tuple[str, ...] = (
     "throughput_per_hour", "oee", "wip_mean", "lead_time_mean", "tardiness_total", "on_time_rate",
@@ -137,6 +140,8 @@ class RunSide:
     on_time: dict[str, float]
     """Order id -> fraction of replications the order finished by its due time."""
     schedule: Schedule | None = None
+    lateness: dict[str, float] = field(default_factory=dict)
+    """Order id -> mean lateness over the replications (seconds; only where a schedule was checked)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +150,7 @@ class RunSide:
             "kpis": {k: estimate_dict(v) for k, v in self.kpis.items()},
             "samples": {k: list(v) for k, v in self.samples.items()},
             "on_time": self.on_time,
+            "lateness": self.lateness,
         }
 
 
@@ -167,6 +173,8 @@ class VariantReport:
     reached it in the baseline falls below it. None for variants without rush orders."""
     infeasible: str | None = None
     """Why no plan exists for the variant (the planner's reason), if none does."""
+    counter_offer: CounterOffer | None = None
+    """For a refused rush variant: the earliest acceptable due date, or what keeping the date costs."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -181,6 +189,7 @@ class VariantReport:
             "moved_count": len(self.moved),
             "fits": self.fits,
             "infeasible": self.infeasible,
+            "counter_offer": self.counter_offer.to_dict() if self.counter_offer is not None else None,
         }
 
 
@@ -258,6 +267,10 @@ class ScenarioReport:
             "seeds": list(self.seeds),
             "baseline": self.baseline.to_dict(),
             "variants": [v.to_dict() for v in self.variants],
+            # The first refused rush variant's counter-offer, for scripts that ask one question.
+            "counter_offer": next(
+                (v.counter_offer.to_dict() for v in self.variants if v.counter_offer is not None), None
+            ),
             "sweep": self.sweep.to_dict() if self.sweep is not None else None,
             "expect": self.expect,
             "expect_met": self.expect_met,

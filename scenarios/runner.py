@@ -12,6 +12,7 @@ A sweep evaluates every grid point on an executor with the same seed.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
@@ -19,6 +20,7 @@ from typing import Any
 
 from scenarios.changes import apply_changes
 from scenarios.compare import compare_kpis, moved_operations, order_impacts
+from scenarios.counteroffer import CounterOffer, counter_offer, slips
 from scenarios.engine import Engine, PlanOutcome, SimOutcome, TwinEngine
 from scenarios.files import LoadedScenario, PreparedVariant
 from scenarios.model import Change, Judge, PlannerSettings, Sweep
@@ -37,6 +39,7 @@ from twin.orders import Order
 from twin.plant import Plant
 from twin.schedule import Schedule
 from twin.stats import estimate_kpi
+from twin.timeutil import parse_duration
 from twin.verdict import AcceptancePolicy, Verdict
 
 Progress = Callable[[str, int, int], None]
@@ -79,6 +82,7 @@ def evaluate(
     on_time = (
         {o.order_id: o.on_time_probability for o in verdict.orders} if verdict is not None else sim.on_time
     )
+    lateness = {o.order_id: o.mean_lateness for o in verdict.orders} if verdict is not None else {}
     return RunSide(
         plan=plan.summary,
         check=_check_summary(verdict, replications, plan.summary.mode),
@@ -86,6 +90,7 @@ def evaluate(
         samples=sim.samples,
         on_time=on_time,
         schedule=plan.schedule,
+        lateness=lateness,
     )
 
 
@@ -101,17 +106,61 @@ def _variant_plan(
     """A rush order alone: minimal-disruption re-plan; anything else: solve warm-started by the baseline."""
     if base_plan.schedule is None or settings.mode == "rule":
         return engine.plan(variant.plant, variant.orders, settings, seed=seed, hint=None, live=live)
-    only_orders_added = (
-        variant.rush
-        and variant.plant.content_hash() == loaded.plant.content_hash()
-        and {o.id for o in variant.orders} >= {o.id for o in loaded.orders}
-    )
-    if only_orders_added and settings.mode == "solve":
+    if _only_orders_added(loaded, variant) and settings.mode == "solve":
         rush = [o for o in variant.orders if o.id in variant.rush]
         now = live if live is not None else LiveState.empty(loaded.now)
         return engine.replan(variant.plant, base_plan.schedule, variant.orders, rush, now, settings)
     hint = None if settings.mode != "solve" else base_plan.schedule
     return engine.plan(variant.plant, variant.orders, settings, seed=seed, hint=hint, live=live)
+
+
+def _only_orders_added(loaded: LoadedScenario, variant: PreparedVariant) -> bool:
+    """A pure rush variant: the base plant and book, plus new orders."""
+    return bool(
+        variant.rush
+        and variant.plant.content_hash() == loaded.plant.content_hash()
+        and {o.id for o in variant.orders} >= {o.id for o in loaded.orders}
+    )
+
+
+def _counter_offer(
+    engine: Engine,
+    loaded: LoadedScenario,
+    variant: PreparedVariant,
+    refused: VariantReport,
+    base_plan: PlanOutcome,
+    baseline: RunSide,
+    *,
+    settings: PlannerSettings,
+    policy: AcceptancePolicy,
+    replications: int,
+    seed: int,
+    executor: Executor | None,
+    live: LiveState | None,
+) -> CounterOffer:
+    """The earliest due time the same check accepts (rush orders' due times moved together), and
+    the orders that slip if the asked date is kept."""
+    asked = {o.id: o.due for o in variant.orders if o.id in variant.rush}
+
+    def accepted_with(delay: float) -> bool:
+        orders = tuple(
+            dataclasses.replace(o, due=o.due + delay) if o.id in asked else o for o in variant.orders
+        )
+        moved = dataclasses.replace(variant, orders=orders)
+        plan = _variant_plan(engine, loaded, moved, base_plan, settings, seed, live)
+        side = evaluate(
+            engine, moved.plant, moved.orders, plan, settings=settings, until=loaded.until,
+            replications=replications, seed=seed, policy=policy, executor=executor, live=live,
+        )  # fmt: skip
+        return _variant_report(moved, baseline, side, policy).fits is True
+
+    rush_lateness = [refused.side.lateness.get(oid, 0.0) for oid in asked]
+    keep = slips(refused.orders, baseline.lateness, refused.side.lateness, policy.min_on_time)
+    search = loaded.scenario.judge.counter_offer
+    return counter_offer(
+        accepted_with, asked, keep, first_guess=max(rush_lateness, default=0.0),
+        resolution=parse_duration(search.resolution), max_delay=parse_duration(search.max_delay),
+    )  # fmt: skip
 
 
 def run_scenario(
@@ -124,6 +173,7 @@ def run_scenario(
     executor_name: str = "inline",
     progress: Progress | None = None,
     live: LiveState | None = None,
+    counter_offers: bool | None = None,
 ) -> ScenarioReport:
     """Run a loaded scenario: baseline, every variant, the sweep; a typed, JSON-able report.
 
@@ -131,6 +181,9 @@ def run_scenario(
     and replications (None: the simulator's own local pool). `live`: start from the floor's
     state instead of an empty plant (plans and simulations warm-start from it; rush orders are
     re-planned from it, so finished work stays finished and running work stays where it is).
+    `counter_offers` (default: the file's `judge.counter_offer.enabled`): a refused rush variant
+    gets a counter-offer (a search of re-plans and checks: the earliest acceptable due date,
+    and what keeping the asked date costs).
 
     Raises:
         InputError, InfeasibleError: from the planner or simulator (bad data, no schedule).
@@ -201,7 +254,16 @@ def run_scenario(
             replications=n, seed=s, policy=policy, executor=executor, live=live,
             on_replication=replications_of(variant.name),
         )  # fmt: skip
-        variants.append(_variant_report(variant, baseline, side, policy))
+        report = _variant_report(variant, baseline, side, policy)
+        wanted = judge.counter_offer.enabled if counter_offers is None else counter_offers
+        if wanted and report.fits is False and _only_orders_added(loaded, variant):
+            tick(f"{variant.name}: refused, searching a counter-offer")
+            offer = _counter_offer(
+                engine, loaded, variant, report, base_plan, baseline, settings=settings, policy=policy,
+                replications=n, seed=s, executor=executor, live=live,
+            )  # fmt: skip
+            report = dataclasses.replace(report, counter_offer=offer)
+        variants.append(report)
         done += n
     sweep = None
     if scn.sweep is not None:

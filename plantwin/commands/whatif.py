@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from plantwin.recording import (
     report_recorded,
 )
 from plantwin.workers import process_pool, stop_pool
+from scenarios.counteroffer import describe
 from scenarios.files import library_descriptions, load_scenario
 from scenarios.html import render_html
 from scenarios.model import PlannerSettings
@@ -160,6 +162,9 @@ def whatif(
     ] = None,
     workers: Annotated[int, typer.Option(help="Local worker processes for sweeps (1: in this process).")] = 2,
     list_: Annotated[bool, typer.Option("--list", help="List the library scenarios.")] = False,
+    no_counter_offer: Annotated[
+        bool, typer.Option("--no-counter-offer", help="No counter-offer search for a refused rush order.")
+    ] = False,
 ) -> None:
     """Run a what-if scenario: baseline vs each variant, same seeds, paired 95 % CIs."""
     if list_ or scenario is None:
@@ -180,8 +185,9 @@ def whatif(
         _executor(executor, workers if has_sweep else 1) as (pool, name),
     ):
         report = run_scenario(
-            loaded, replications=replications, seed=seed, executor=pool, executor_name=name, progress=progress
-        )
+            loaded, replications=replications, seed=seed, executor=pool, executor_name=name,
+            progress=progress, counter_offers=False if no_counter_offer else None,
+        )  # fmt: skip
     run_id = _record(report, db, not no_history, loaded.text, loaded.plant, list(loaded.orders))
     if run_id is not None:
         from dataclasses import replace
@@ -194,7 +200,7 @@ def whatif(
     if json_out:
         emit_json(report.to_dict())
         return
-    _print_report(report)
+    _print_report(report, loaded.plant.epoch)
 
 
 def _check_text(accepted: bool | None, reasons: tuple[str, ...]) -> str:
@@ -216,7 +222,7 @@ def _fmt(kpi: str, value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def _print_report(report: ScenarioReport) -> None:
+def _print_report(report: ScenarioReport, epoch: datetime) -> None:
     out_console.print(
         f"[bold]{report.scenario}[/]: {report.description}\n"
         f"plant {report.plant}, {report.replications} replications, seed {report.seed} "
@@ -280,6 +286,9 @@ def _print_report(report: ScenarioReport) -> None:
                 )
         if v.fits is not None:
             out_console.print(f"verdict: [bold]{'fits' if v.fits else 'does not fit'}[/]")
+        if v.counter_offer is not None:
+            for line in describe(v.counter_offer, epoch):
+                out_console.print(line, highlight=False, markup=False)
     if report.expect is not None:
         out_console.print(
             f"expected: {report.expect} -> {'as expected' if report.expect_met else 'NOT as expected'}"

@@ -135,12 +135,13 @@ def test_apply_changes_is_pure_and_exact(demo_plant: Plant, demo_orders) -> None
 
 def test_sweep_grid_two_parameters(tmp_path: Path) -> None:
     loaded = load_scenario("buffer-operators-sweep")
-    assert len(loaded.sweep_points) == 12
+    assert len(loaded.sweep_points) == 9
     values, changes = loaded.sweep_points[-1]
-    assert values == {"assembly_buffer": 20, "assemblers": 4}
-    assert changes[0].size == 20 and changes[1].capacity == 4
+    assert values == {"assembly_buffer": 10, "assemblers": 3}
+    assert changes[0].type == "scale_demand"  # the sweep's own change comes first at every point
+    assert changes[1].size == 10 and changes[2].capacity == 3
     assert loaded.scenario.sweep is not None
-    assert len(sweep_grid(loaded.scenario.sweep)) == 12
+    assert len(sweep_grid(loaded.scenario.sweep)) == 9
 
 
 def test_sweep_value_that_does_not_fit_names_its_line(tmp_path: Path) -> None:

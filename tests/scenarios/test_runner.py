@@ -190,6 +190,28 @@ def _without_timing(report) -> dict:
     return out
 
 
+def test_library_sweep_is_not_demand_bound() -> None:
+    """The shipped sweep answers a question: its points differ beyond their confidence intervals
+    (one assembler against two), so its best point is not the first by the tie rule."""
+    loaded = load_scenario("buffer-operators-sweep")
+    assert loaded.scenario.sweep is not None
+    points = [p for p in loaded.sweep_points if p[0]["assembly_buffer"] == 3 and p[0]["assemblers"] in (1, 2)]
+    report = run_sweep(
+        TwinEngine(),
+        loaded.plant,
+        loaded.orders,
+        loaded.scenario.sweep,
+        points,
+        now=0.0,
+        settings=loaded.scenario.judge.planner,
+        until=loaded.until,
+        replications=3,
+        seed=0,
+    )
+    one, two = (p.kpis["throughput_per_hour"] for p in report.points)
+    assert one.high < two.low, (one, two)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(list_library()))
 def test_every_library_scenario_runs(name: str) -> None:
@@ -207,7 +229,8 @@ def test_every_library_scenario_runs(name: str) -> None:
 
 
 def test_rush_that_cannot_fit_says_so_after_a_minimal_disruption_replan() -> None:
-    report = run_scenario(_quick("rush-no-fit", mode="solve", baseline="dispatch", workers=1), replications=2)
+    loaded = _quick("rush-no-fit", mode="solve", baseline="dispatch", workers=1)
+    report = run_scenario(loaded, replications=2, counter_offers=False)  # searched in test_counter_offer
     (variant,) = report.variants
     assert variant.side.plan.mode == "replan"
     assert variant.fits is False and report.expect_met
