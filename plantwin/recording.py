@@ -24,6 +24,7 @@ import pandas as pd
 import typer
 
 from plantwin.common import err_console
+from plantwin.history_wait import open_for_write
 from twin.errors import HistoryError, HistoryLockedError
 from twin.history import SCHEMA_VERSION, HistoryStore, verdicts
 from twin.orders import Order
@@ -66,13 +67,13 @@ def snapshot_path(db_file: Path) -> Path:
 def open_history(db: str | None, enabled: bool = True) -> Iterator[HistoryStore | None]:
     """The history store to write to (created and migrated if needed), or None when disabled.
 
-    Raises:
-        HistoryLockedError: another process holds the file (the CLI prints it, exit 2).
+    A file held by another process is waited for, then the run is saved beside it
+    (`plantwin.history_wait`): a finished result is never thrown away.
     """
     if not enabled:
         yield None
         return
-    store = HistoryStore(history_path(db))
+    store = open_for_write(history_path(db))
     try:
         yield store
     finally:

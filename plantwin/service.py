@@ -57,8 +57,8 @@ def parse_seconds(text: str, option: str = "--duration") -> float:
     if m is None:
         raise InputError(Issue(f"expected seconds or a duration like 60s, 5m, 2h; got {text!r}", option))
     value = float(m.group(1)) * _UNITS[m.group(2) or ""]
-    if value <= 0:
-        raise InputError(Issue(f"must be positive, got {text!r}", option))
+    if not 0 < value <= 10 * 365.25 * 86400:
+        raise InputError(Issue(f"got {text!r}, expected a positive duration of at most 10 years", option))
     return value
 
 

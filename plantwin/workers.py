@@ -1,24 +1,21 @@
 """Local worker processes for replications, re-plans and sweeps, started the same way everywhere.
 
-Workers ignore Ctrl-C: a terminal sends SIGINT to the whole process group, and the service
-that owns the pool shuts it down itself (a worker would otherwise die mid-task printing a
-KeyboardInterrupt traceback). 'spawn' keeps workers independent of the parent's threads
-(the OPC UA loop, the dashboard server).
+The pool is `sim.pool.worker_pool`: workers ignore Ctrl-C (the service that owns the pool
+shuts it down itself; a worker would otherwise die mid-task printing a KeyboardInterrupt
+traceback), and end by themselves when their parent dies any way (SIGTERM, kill -9), so no
+orphan keeps computing. 'spawn' keeps workers independent of the parent's threads (the OPC UA
+loop, the dashboard server).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import signal
 from concurrent.futures import ProcessPoolExecutor
 
+from sim.pool import stop_pool, worker_pool
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+__all__ = ["process_pool", "stop_pool"]
 
 
 def process_pool(workers: int = 2) -> ProcessPoolExecutor:
-    """A pool of `workers` spawned processes that leave Ctrl-C to their parent."""
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
-    )
+    """A pool of `workers` spawned processes that leave Ctrl-C to their parent and die with it."""
+    return worker_pool(workers)

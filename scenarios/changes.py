@@ -37,9 +37,12 @@ from scenarios.model import (
     StationDown,
     Yield,
 )
+from twin.bounds import MAX_TIME_OFFSET, out_of_range, years
 from twin.calendar import CalendarException
 from twin.checks import check_plant
+from twin.distributions import check_duration
 from twin.errors import InputError, Issue
+from twin.loader import friendly_message, order_quantity_limit
 from twin.orders import Order
 from twin.plant import (
     Delivery,
@@ -50,7 +53,7 @@ from twin.plant import (
     Product,
     Station,
 )
-from twin.timeutil import parse_duration, parse_time, to_datetime
+from twin.timeutil import parse_time, to_datetime
 from twin.yamlsource import format_path
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -116,6 +119,12 @@ def apply_located(
         except ChangeProblem as exc:
             raise InputError([where((*prefix, j, *p), m) for p, m in exc.problems]) from None
     errors = [(p, m) for p, m, sev in check_plant(plant) if sev == "error"]
+    for k, order in enumerate(book):
+        limit = order_quantity_limit(plant, order.product)
+        if order.quantity > limit:
+            errors.append(
+                (("orders", k, "quantity"), out_of_range(order.quantity, f"at most {limit:,} units"))
+            )
     if errors:
         raise InputError(
             [where(prefix, f"after the changes, plant {format_path(p)}: {m}") for p, m in errors]
@@ -132,7 +141,10 @@ def apply_change(
         return handler(change, plant, orders, now)
     except ValidationError as exc:
         raise ChangeProblem(
-            [(tuple(p for p in e["loc"] if isinstance(p, str | int)), e["msg"]) for e in exc.errors()]
+            [
+                (tuple(p for p in e["loc"] if isinstance(p, str | int)), friendly_message(e))
+                for e in exc.errors()
+            ]
         ) from None
 
 
@@ -142,14 +154,15 @@ def _time(plant: Plant, value: float | str, field: str) -> float:
         t = parse_time(value, plant.epoch)
     except ValueError as exc:
         raise ChangeProblem([((field,), str(exc))]) from None
-    if not math.isfinite(t):
-        raise ChangeProblem([((field,), f"{field} must be finite")])
+    if not math.isfinite(t) or abs(t) > MAX_TIME_OFFSET:
+        expected = f"a time within {years(MAX_TIME_OFFSET)} of the plant epoch ({plant.epoch:%Y-%m-%d})"
+        raise ChangeProblem([((field,), out_of_range(value, expected))])
     return t
 
 
 def _duration(value: float | str, field: str) -> float:
     try:
-        return parse_duration(value)
+        return check_duration(value)
     except ValueError as exc:
         raise ChangeProblem([((field,), str(exc))]) from None
 

@@ -14,7 +14,7 @@ from scenarios.report import KpiComparison, Move, OrderImpact
 from twin.kpi import KPIS, KpiRegistry
 from twin.orders import Order
 from twin.schedule import Schedule
-from twin.stats import Estimate, mean_ci
+from twin.stats import Estimate, estimate_kpi, mean_ci
 
 
 def paired(baseline: Sequence[float], variant: Sequence[float]) -> Estimate:
@@ -41,7 +41,7 @@ def compare_kpis(
         if var is None:
             continue
         better = kpis.better(kpi) or ""
-        rows.append(KpiComparison(kpi, mean_ci(base), mean_ci(var), paired(base, var), better))
+        rows.append(KpiComparison(kpi, estimate_kpi(kpi, base), estimate_kpi(kpi, var), paired(base, var), better))
     return rows
 
 

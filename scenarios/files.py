@@ -20,7 +20,7 @@ from scenarios.changes import apply_located
 from scenarios.model import CHANGE_TAGS, Change, Scenario, Sweep
 from twin.errors import InputError, Issue
 from twin.fit import misfit_summary, misfits
-from twin.loader import load_orders, load_plant, load_schedule, shipped_orders_path
+from twin.loader import friendly_message, load_orders, load_plant, load_schedule, shipped_orders_path
 from twin.orders import Order, generate_orders
 from twin.plant import Plant
 from twin.samples import list_samples, sample_path
@@ -92,12 +92,8 @@ def _scenario_issues(exc: ValidationError, doc: SourceDoc) -> list[Issue]:
             if part in CHANGE_TAGS and tag_slot:
                 continue
             loc.append(part)
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling)"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
-        elif e["type"] == "union_tag_invalid":
+        msg = friendly_message(e)
+        if e["type"] == "union_tag_invalid":
             tag = (e.get("ctx") or {}).get("tag", "?")
             msg = f"unknown change type {tag!r} (known: {', '.join(sorted(CHANGE_TAGS))})"
         issues.append(doc.issue(tuple(loc), msg))

@@ -9,18 +9,34 @@ against the plant when the change is applied (`scenarios.changes`).
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from twin import bounds as B
+from twin.bounds import number, whole
 from twin.distributions import Dist
 
-TimeValue = float | str
+MAX_FACTOR = 1000.0
+"""A scale factor (demand, repair time, cycle time): at most a thousandfold."""
+MAX_TIME_LIMIT = 86400.0
+"""A CP-SAT time or work limit, seconds."""
+MAX_REPLICATIONS = 10_000
+"""Replications of one judged variant."""
+
+
+def _as_written(value: Any) -> Any:
+    """An unquoted YAML timestamp arrives as a datetime: keep it as its ISO text."""
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+TimeValue = Annotated[float | str, BeforeValidator(_as_written)]
 """A plant time: ISO datetime ('2026-12-03T14:00:00+01:00'), seconds, or a duration ('2d6h')."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- orders
@@ -30,11 +46,11 @@ class AddOrder(_Strict):
     type: Literal["add_order"]
     id: str = Field(min_length=1)
     product: str
-    quantity: int = Field(ge=1)
+    quantity: whole(1, B.MAX_QUANTITY)
     due: TimeValue
     release: TimeValue | None = None
     """Default: the scenario's `now` (the order can start at once)."""
-    priority: float = Field(default=1.0, gt=0)
+    priority: number(0, B.MAX_WEIGHT, lo_open=True) = 1.0
     """Tardiness weight of the order (the order book's `weight`)."""
 
 
@@ -65,7 +81,7 @@ class ScaleDemand(_Strict):
     """Multiply order quantities (of one product, or all), rounding to whole units (at least 1)."""
 
     type: Literal["scale_demand"]
-    factor: float = Field(gt=0)
+    factor: number(0, MAX_FACTOR, lo_open=True)
     product: str | None = None
 
 
@@ -85,7 +101,7 @@ class RepairTime(_Strict):
 
     type: Literal["mttr"]
     station: str
-    factor: float | None = Field(default=None, gt=0)
+    factor: number(0, MAX_FACTOR, lo_open=True) | None = None
     mttr: Dist | None = None
 
     @model_validator(mode="after")
@@ -101,7 +117,7 @@ class DeliverySlip(_Strict):
     type: Literal["delivery_slip"]
     material: str
     by: TimeValue
-    index: int | None = Field(default=None, ge=0)
+    index: whole(0, B.MAX_SAMPLES) | None = None
 
 
 # ---------------------------------------------------------------- capacity
@@ -133,8 +149,8 @@ class Operators(_Strict):
 
     type: Literal["operators"]
     resource: str
-    capacity: int | None = Field(default=None, ge=1)
-    add: int | None = None
+    capacity: whole(1, B.MAX_CAPACITY) | None = None
+    add: whole(-B.MAX_CAPACITY, B.MAX_CAPACITY) | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Operators:
@@ -148,7 +164,7 @@ class AddMachine(_Strict):
 
     type: Literal["add_machine"]
     station: str
-    count: int = 1
+    count: whole(-B.MAX_MACHINES, B.MAX_MACHINES) = 1
 
 
 class BufferSize(_Strict):
@@ -156,7 +172,7 @@ class BufferSize(_Strict):
 
     type: Literal["buffer"]
     station: str
-    size: int | None = Field(ge=0)
+    size: whole(0, B.MAX_BUFFER) | None
 
 
 # ---------------------------------------------------------------- line changes
@@ -192,7 +208,7 @@ class CycleTime(_Strict):
     product: str | None = None
     operation: str | None = None
     station: str | None = None
-    factor: float | None = Field(default=None, gt=0)
+    factor: number(0, MAX_FACTOR, lo_open=True) | None = None
     time: Dist | None = None
 
     @model_validator(mode="after")
@@ -210,7 +226,7 @@ class Yield(_Strict):
     type: Literal["yield"]
     product: str
     operation: str
-    value: float = Field(gt=0, le=1)
+    value: number(B.MIN_YIELD, 1)
 
 
 class Reroute(_Strict):
@@ -298,17 +314,17 @@ class PlannerSettings(_Strict):
     """How the baseline plan is made, if not by `mode` (e.g. the floor's EDD plan, rush orders
     then inserted by the CP-SAT re-plan)."""
     objective: Literal["makespan", "tardiness", "mixed"] = "tardiness"
-    time_limit: float = Field(default=60.0, gt=0)
+    time_limit: number(0, MAX_TIME_LIMIT, lo_open=True) = 60.0
     """Wall-clock cap of one CP-SAT run (seconds)."""
-    work_limit: float | None = Field(default=2.0, gt=0)
+    work_limit: number(0, MAX_TIME_LIMIT, lo_open=True) | None = 2.0
     """CP-SAT deterministic seconds: the same scenario gives the same plans on any machine load
     (None: wall-clock `time_limit` only, faster but not reproducible)."""
-    workers: int = Field(default=2, ge=1)
+    workers: whole(1, 64) = 2
     rule: str = "EDD"
     """Dispatch rule for `dispatch` and `rule` modes (FIFO, EDD, SPT, ...)."""
     frozen_horizon: TimeValue = 7200.0
     """Rush re-plans keep operations starting before now + this as planned."""
-    change_weight: float = Field(default=1.0, ge=0)
+    change_weight: number(0, 1e6) = 1.0
 
 
 class PolicySettings(_Strict):
@@ -331,7 +347,7 @@ class CounterOfferSettings(_Strict):
 class Judge(_Strict):
     """How variants are judged: replications, seed, planner and acceptance policy."""
 
-    replications: int = Field(default=10, ge=2)
+    replications: whole(2, MAX_REPLICATIONS) = 10
     seed: int = 0
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)

@@ -39,7 +39,7 @@ from twin.live import LiveState
 from twin.orders import Order
 from twin.plant import Plant
 from twin.schedule import Schedule
-from twin.stats import mean_ci
+from twin.stats import estimate_kpi
 from twin.timeutil import parse_duration
 from twin.verdict import AcceptancePolicy, Verdict
 
@@ -87,7 +87,7 @@ def evaluate(
     return RunSide(
         plan=plan.summary,
         check=_check_summary(verdict, replications, plan.summary.mode),
-        kpis={k: mean_ci(v) for k, v in sim.samples.items()},
+        kpis={k: estimate_kpi(k, v) for k, v in sim.samples.items()},
         samples=sim.samples,
         on_time=on_time,
         schedule=plan.schedule,
@@ -432,7 +432,7 @@ def run_sweep(
             if on_point is not None:
                 on_point(k + 1)
     results = tuple(
-        SweepPoint(values, {k: mean_ci(v) for k, v in out.samples.items()}, out.samples)
+        SweepPoint(values, {k: estimate_kpi(k, v) for k, v in out.samples.items()}, out.samples)
         for (values, _), out in zip(points, outcomes, strict=True)
     )
     kpi, goal = sweep.objective.kpi, sweep.objective.goal

@@ -12,13 +12,13 @@ from __future__ import annotations
 import concurrent.futures as cf
 import gc
 import math
-import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from sim.model import PlantModel
+from sim.pool import stop_pool, worker_pool
 from sim.result import SimResult
 from sim.streams import derive_seed
 from twin.kpi import KPIS, KpiRegistry
@@ -26,9 +26,12 @@ from twin.live import LiveState
 from twin.orders import Order, generate_orders
 from twin.plant import Plant
 from twin.schedule import Schedule
-from twin.stats import Estimate, mean_ci
+from twin.stats import Estimate, estimate_kpi
+from twin.timeutil import format_duration
 
 Progress = Callable[[int, int], None]
+MAX_STREAM_ORDERS = 1_000_000
+"""Orders an order stream may bring in one replication (a longer horizon would run for hours)."""
 
 
 class SerialExecutor(cf.Executor):
@@ -59,7 +62,8 @@ def orders_for(
     """The order book, or orders generated from the plant's stream up to `until` (seeded).
 
     Raises:
-        ValueError: no orders and no stream, or a stream without `until`.
+        ValueError: no orders and no stream, a stream without `until`, or one that would bring
+            more than `MAX_STREAM_ORDERS` orders in that time.
     """
     if orders is not None:
         return list(orders)
@@ -67,6 +71,12 @@ def orders_for(
         raise ValueError(f"plant {plant.name!r} has no order stream: pass an order book")
     if until is None:
         raise ValueError("orders from the plant's order stream need `until` (how long to simulate)")
+    expected = (until - start) / plant.order_stream.interarrival.mean
+    if expected > MAX_STREAM_ORDERS:
+        raise ValueError(
+            f"the order stream would bring about {expected:,.0f} orders in {format_duration(until - start)}, "
+            f"expected at most {MAX_STREAM_ORDERS:,}: simulate a shorter time"
+        )
     return generate_orders(plant.order_stream, until, derive_seed(seed, replication, "arrivals"), start=start)
 
 
@@ -106,11 +116,6 @@ def run_one(
     finally:
         if enabled:
             gc.enable()
-
-
-def _ignore_sigint() -> None:
-    """Pool workers leave Ctrl-C to the caller, which shuts the pool down (no worker tracebacks)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def simulate(
@@ -158,9 +163,9 @@ class Replications:
         return [r.get(kpi, math.nan) for r in self.per_replication]
 
 
-def estimate(values: Sequence[float]) -> Estimate:
-    """Mean and 95% CI over the defined (non-NaN) values."""
-    return mean_ci([v for v in values if not math.isnan(v)])
+def estimate(values: Sequence[float], kpi: str = "") -> Estimate:
+    """Mean and 95% CI over the defined (non-NaN) values (within [0, 1] when `kpi` is a share)."""
+    return estimate_kpi(kpi, [v for v in values if not math.isnan(v)])
 
 
 def _aggregate(results: list[SimResult], seed: int, until: float | None) -> Replications:
@@ -168,7 +173,7 @@ def _aggregate(results: list[SimResult], seed: int, until: float | None) -> Repl
     names = sorted({k for r in per for k in r})
     return Replications(
         per_replication=per,
-        kpis={k: estimate([r.get(k, math.nan) for r in per]) for k in names},
+        kpis={k: estimate([r.get(k, math.nan) for r in per], k) for k in names},
         seeds=tuple(replication_seed(seed, r.replication) for r in results),
         seed=seed,
         until=until,
@@ -212,9 +217,7 @@ def replicate(
     own = None
     if executor is None:
         many = replications > 1 or target is not None
-        executor = own = (
-            cf.ProcessPoolExecutor(max_workers=2, initializer=_ignore_sigint) if many else SerialExecutor()
-        )
+        executor = own = worker_pool(2, spawn=False) if many else SerialExecutor()
     results: dict[int, SimResult] = {}
     try:
         goal = replications
@@ -231,10 +234,15 @@ def replicate(
             if target is None or goal >= max_replications:
                 break
             kpi, half_width = target
-            est = estimate([results[i].kpis.get(kpi, math.nan) for i in range(goal)])
+            est = estimate([results[i].kpis.get(kpi, math.nan) for i in range(goal)], kpi)
             if est.n >= 2 and est.half_width <= half_width:
                 break
             goal = min(max_replications, goal + max(2, goal // 4))
+    except BaseException:  # Ctrl-C or a failed run: do not wait for the other replications
+        if isinstance(own, cf.ProcessPoolExecutor):
+            stop_pool(own)
+            own = None
+        raise
     finally:
         if own is not None:
             own.shutdown()

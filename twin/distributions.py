@@ -19,11 +19,24 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from twin.bounds import MAX_CV, MAX_DURATION, MAX_SAMPLES, out_of_range, years
 from twin.timeutil import parse_duration
 
 
+def check_duration(value: Any) -> float:
+    """Seconds from a duration as written, at most `twin.bounds.MAX_DURATION`.
+
+    Raises:
+        ValueError: not a duration, negative, or longer than the bound (the message shows it).
+    """
+    seconds = parse_duration(value)
+    if seconds > MAX_DURATION:
+        raise ValueError(out_of_range(value, f"a duration of at most {years(MAX_DURATION)}"))
+    return seconds
+
+
 class _Dist(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     def scaled(self, factor: float) -> Distribution:
         """The same shape with every time multiplied by `factor` (a faster/slower machine)."""
@@ -31,7 +44,7 @@ class _Dist(BaseModel):
 
 
 def _dur(value: Any) -> float:
-    return parse_duration(value)
+    return check_duration(value)
 
 
 class Deterministic(_Dist):
@@ -64,7 +77,7 @@ class Exponential(_Dist):
     mean_: float = Field(gt=0, alias="mean")
 
     _v = field_validator("mean_", mode="before")(_dur)
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:
@@ -119,10 +132,10 @@ class Lognormal(_Dist):
 
     kind: Literal["lognormal"] = "lognormal"
     mean_: float = Field(gt=0, alias="mean")
-    cv_: float = Field(gt=0, alias="cv")
+    cv_: float = Field(gt=0, le=MAX_CV, alias="cv")
 
     _v = field_validator("mean_", mode="before")(_dur)
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:
@@ -149,7 +162,7 @@ class Normal(_Dist):
     sd: float = Field(ge=0)
 
     _v = field_validator("mu", "sd", mode="before")(_dur)
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:
@@ -179,13 +192,13 @@ class Empirical(_Dist):
     """Observed samples, drawn with replacement."""
 
     kind: Literal["empirical"] = "empirical"
-    samples: tuple[float, ...] = Field(min_length=1)
+    samples: tuple[float, ...] = Field(min_length=1, max_length=MAX_SAMPLES)
 
     @field_validator("samples", mode="before")
     @classmethod
     def _durs(cls, value: Any) -> Any:
         if isinstance(value, list | tuple):
-            return tuple(parse_duration(v) for v in value)
+            return tuple(check_duration(v) for v in value[: MAX_SAMPLES + 1])
         return value
 
     @property

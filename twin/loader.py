@@ -11,12 +11,16 @@ import io
 import json
 import math
 import re
+from datetime import datetime
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from twin.checks import check_plant
+from twin import bounds as B
+from twin.bounds import out_of_range, show
+from twin.calendar import CalendarSpec
+from twin.checks import check_calendars, check_references, check_values
 from twin.errors import InputError, Issue
 from twin.orders import Order
 from twin.plant import Plant
@@ -54,13 +58,105 @@ def pydantic_issues(exc: ValidationError, doc: SourceDoc, prefix: tuple = ()) ->
                 if loc[:k] in doc.lines:
                     loc = loc[:k]
                     break
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling)"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
+        msg = friendly_message(e)
+        field = _FIELD_PREFIX.match(msg) if e["type"] == "value_error" else None
+        if field is not None and (*loc, field.group(1)) in doc.lines:
+            # A check across fields names the one it is about ("time: got 0, ..."): point there.
+            loc, msg = (*loc, field.group(1)), msg[field.end() :]
         issues.append(doc.issue(loc, msg))
     return issues
+
+
+_FIELD_PREFIX = re.compile(r"^([a-z_]+): ")
+_EXPECTED = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "finite_number": "a finite number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "text",
+    "string_pattern_mismatch": "an id of letters, digits, '_', '.' and '-' (not starting with '.' or '-')",
+    "datetime_parsing": "an ISO datetime like 2026-11-30T06:00:00+01:00",
+    "datetime_type": "an ISO datetime like 2026-11-30T06:00:00+01:00",
+    "datetime_from_date_parsing": "an ISO datetime like 2026-11-30T06:00:00+01:00",
+    "date_parsing": "a date like 2026-12-24",
+    "date_type": "a date like 2026-12-24",
+    "date_from_datetime_parsing": "a date like 2026-12-24",
+    "time_parsing": "a clock time like 06:00",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a mapping (key: value)",
+    "model_type": "a mapping (key: value)",
+    "model_attributes_type": "a mapping (key: value)",
+    "dataclass_type": "a mapping (key: value)",
+}
+_COMPARE = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+
+
+def friendly_message(error: Any) -> str:
+    """One pydantic error as 'got VALUE, expected ...' (our validators' messages kept as they are)."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    got = error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling)"
+    if kind == "missing":
+        return "required field is missing"
+    if kind in ("value_error", "assertion_error"):
+        return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind in _EXPECTED:
+        return out_of_range(got, _EXPECTED[kind])
+    if kind in _COMPARE:
+        bound = next(iter(ctx.values()), "?")
+        return out_of_range(got, f"a number {_COMPARE[kind]} {show(bound)}")
+    if kind == "too_short":
+        n = ctx.get("min_length", 1)
+        return f"got {_size(got)}, expected at least {n} item{'s' if n != 1 else ''}"
+    if kind == "too_long":
+        n = ctx.get("max_length", "?")
+        return f"got {_size(got)}, expected at most {n:,} items" if isinstance(n, int) else str(error["msg"])
+    if kind == "literal_error":
+        return out_of_range(got, f"one of {ctx.get('expected', '?')}")
+    return f"{error['msg']} (got {show(got)})"
+
+
+def _size(value: Any) -> str:
+    if isinstance(value, list | tuple | dict | str):
+        return "nothing" if not value else f"{len(value):,} items"
+    return show(value)
+
+
+def in_file_order(issues: list[Issue], limit: int = B.MAX_ERRORS) -> list[Issue]:
+    """Issues sorted by line (those without a line first, ties in the order found), at most
+    `limit` of them and a last one that says how many more there are."""
+    ordered = sorted(issues, key=lambda i: i.line or 0)
+    if len(ordered) <= limit:
+        return ordered
+    rest = len(ordered) - limit
+    more = Issue(f"... and {rest} more error{'s' if rest != 1 else ''} (fix these first)", ordered[0].source)
+    return [*ordered[:limit], more]
+
+
+def _calendar_findings(data: dict[str, Any]) -> list[tuple[Any, str, str]]:
+    """When the plant as a whole is malformed, the working-time check of each calendar that is
+    valid on its own (and a valid epoch)."""
+    try:
+        epoch = TypeAdapter(datetime).validate_python(data.get("epoch"))
+    except ValidationError:
+        return []
+    raw = data.get("calendars")
+    if epoch.tzinfo is None or not isinstance(raw, dict) or not B.EPOCH_MIN <= epoch < B.EPOCH_MAX:
+        return []
+    valid = {}
+    for name, spec in raw.items():
+        try:
+            valid[str(name)] = CalendarSpec.model_validate(spec)
+        except ValidationError:
+            continue
+    return check_calendars(valid, epoch)
 
 
 def plant_from_text(text: str, source: str = "<plant>") -> tuple[Plant, list[Issue]]:
@@ -72,14 +168,19 @@ def plant_from_text(text: str, source: str = "<plant>") -> tuple[Plant, list[Iss
     doc = parse_yaml(text, source)
     if not isinstance(doc.data, dict):
         raise InputError(Issue("a plant file must be a YAML mapping", source, 1))
+    # Schema, references and cross-checks are all reported in one round, in file order.
+    findings = check_references(doc.data)
+    errors: list[Issue] = []
     try:
         plant = Plant.model_validate(doc.data)
     except ValidationError as exc:
-        raise InputError(pydantic_issues(exc, doc)) from None
-    findings = check_plant(plant)
-    errors = [doc.issue(p, m) for p, m, s in findings if s == "error"]
+        errors = pydantic_issues(exc, doc)
+        findings += _calendar_findings(doc.data)
+    else:
+        findings += check_values(plant)
+    errors += [doc.issue(p, m) for p, m, s in findings if s == "error"]
     if errors:
-        raise InputError(errors)
+        raise InputError(in_file_order(errors))
     warnings = [doc.issue(p, m, "warning") for p, m, s in findings if s == "warning"]
     return plant, warnings
 
@@ -102,9 +203,20 @@ def shipped_orders_path(plant_path: str | FsPath, plant: Plant) -> FsPath | None
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 ORDER_FIELDS = ("id", "product", "quantity", "release", "due", "weight")
-MAX_ORDER_OFFSET = 10 * 365.25 * 86400.0
+MAX_ORDER_OFFSET = B.MAX_TIME_OFFSET
 """Order times further than this from the plant epoch are refused (a mistyped year would
 otherwise make every calendar compile decades of shifts)."""
+
+
+def order_quantity_limit(plant: Plant, product: str) -> int:
+    """The most units one order of `product` may hold: `MAX_QUANTITY`, and no more than
+    `MAX_ORDER_WORK` of expected work over its routing (so its end stays on the plant clock)."""
+    routing = plant.product_map[product].routing
+    fixed = sum(op.batch_time for op in routing)
+    per_unit = sum(op.time.mean for op in routing)
+    if per_unit <= 0:
+        return B.MAX_QUANTITY
+    return max(1, min(B.MAX_QUANTITY, int((B.MAX_ORDER_WORK - fixed) / per_unit)))
 
 
 def _order_from_row(
@@ -126,33 +238,42 @@ def _order_from_row(
         issues.append(where("product", f"unknown product {product!r} (known: {known})"))
     qty_raw = row.get("quantity")
     qty = 0
+    limit = order_quantity_limit(plant, product) if product in plant.product_map else B.MAX_QUANTITY
     try:
+        if isinstance(qty_raw, bool):
+            raise TypeError
         qf = float(qty_raw)  # type: ignore[arg-type]
         if not qf.is_integer() or qf < 1:
             raise ValueError
         qty = int(qf)
-    except (TypeError, ValueError):
-        issues.append(where("quantity", f"quantity must be a whole number >= 1, got {qty_raw!r}"))
+    except (TypeError, ValueError, OverflowError):
+        issues.append(where("quantity", out_of_range(qty_raw, f"a whole number from 1 to {limit:,}")))
+    else:
+        if qty > limit:
+            why = (
+                "" if limit == B.MAX_QUANTITY else f" (at most {B.years(B.MAX_ORDER_WORK)} of work per order)"
+            )
+            issues.append(
+                where("quantity", out_of_range(qty_raw, f"a whole number from 1 to {limit:,}{why}"))
+            )
 
     def time_of(name: str, default: float) -> float:
         value = row.get(name)
         if value is None or value == "":
+            return default
+        expected = f"a time within {B.years(MAX_ORDER_OFFSET)} of the plant epoch ({plant.epoch:%Y-%m-%d})"
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            issues.append(where(name, f"cannot read time {show(value)}: {expected}"))
             return default
         try:
             t = parse_time(value, plant.epoch)
         except ValueError as exc:
             issues.append(where(name, str(exc)))
             return default
-        if not math.isfinite(t):
-            issues.append(where(name, f"{name} must be finite"))
-            return default
-        if abs(t) > MAX_ORDER_OFFSET:
-            issues.append(
-                where(
-                    name,
-                    f"{name} is more than 10 years from the plant epoch ({plant.epoch:%Y-%m-%d}): a typo?",
-                )
-            )
+        except OverflowError:
+            t = math.inf
+        if not math.isfinite(t) or abs(t) > MAX_ORDER_OFFSET:
+            issues.append(where(name, out_of_range(value, expected)))
             return default
         return t
 
@@ -161,16 +282,21 @@ def _order_from_row(
     if "due" not in row or row.get("due") in (None, ""):
         issues.append(where("due", "due time is missing"))
     elif due < release:
-        issues.append(where("due", "due time is before the release time"))
+        issues.append(where("due", f"got {row.get('due')!r}, expected a due time not before the release"))
     weight = 1.0
     w_raw = row.get("weight", row.get("priority"))
     if w_raw not in (None, ""):
         try:
+            if isinstance(w_raw, bool):
+                raise TypeError
             weight = float(w_raw)  # type: ignore[arg-type]
-            if not math.isfinite(weight) or weight <= 0:
+            if not math.isfinite(weight) or not 0 < weight <= B.MAX_WEIGHT:
                 raise ValueError
         except (TypeError, ValueError):
-            issues.append(where("weight", f"weight must be a positive number, got {w_raw!r}"))
+            expected = f"a number above 0 to {B.MAX_WEIGHT:g}"
+            issues.append(where("weight", out_of_range(w_raw, expected)))
+        except OverflowError:
+            issues.append(where("weight", out_of_range(w_raw, "a number above 0 to 1000")))
     if issues:
         return None, issues
     seen.add(oid)
@@ -265,7 +391,7 @@ def orders_from_json(text: str, plant: Plant, source: str = "<orders.json>") -> 
         def where(field: str, msg: str, _i: int = i) -> Issue:
             return doc.issue((*prefix, _i, field), msg)
 
-        row = {k: (None if v is None else str(v) if not isinstance(v, str) else v) for k, v in item.items()}
+        row = dict(item)  # values as JSON typed them, so an error shows 5 and "5" apart
         order, errs = _order_from_row(row, plant, where, seen)
         issues.extend(errs)
         if order is not None:

@@ -14,12 +14,14 @@ import hashlib
 import json
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from twin import bounds as B
+from twin.bounds import number, out_of_range, whole
 from twin.calendar import CalendarSpec, WorkingTime
-from twin.distributions import Deterministic, Dist
+from twin.distributions import Deterministic, Dist, check_duration
 from twin.timeutil import parse_duration, parse_time
 
 _ID = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
@@ -27,15 +29,15 @@ TAG_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=", "browse:")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 def _duration(value: Any) -> float:
-    return parse_duration(value)
+    return check_duration(value)
 
 
 def _opt_duration(value: Any) -> float | None:
-    return None if value is None else parse_duration(value)
+    return None if value is None else check_duration(value)
 
 
 _PROBE_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -56,7 +58,10 @@ def _time_ref(value: Any) -> float | str:
                 "or seconds / a duration ('36h') after the plant epoch"
             ) from None
         return value.strip()
-    return parse_duration(value)
+    seconds = parse_duration(value)
+    if seconds > B.MAX_TIME_OFFSET:
+        raise ValueError(out_of_range(value, f"a time at most {B.years(B.MAX_TIME_OFFSET)} after the epoch"))
+    return seconds
 
 
 def _opt_time_ref(value: Any) -> float | str | None:
@@ -68,6 +73,15 @@ class Failures(_Model):
 
     mtbf: Dist
     mttr: Dist
+
+    @model_validator(mode="after")
+    def _positive(self) -> Failures:
+        if self.mtbf.mean < B.MIN_MTBF:
+            expected = f"a mean time between failures of at least {B.MIN_MTBF:g} s"
+            raise ValueError(f"mtbf: {out_of_range(self.mtbf.mean, expected)}")
+        if self.mttr.mean <= 0:
+            raise ValueError("mttr: got a mean of 0, expected a positive time")
+        return self
 
     @property
     def availability(self) -> float:
@@ -93,14 +107,16 @@ class Maintenance(_Model):
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:
-            raise ValueError("maintenance duration must be positive")
+            raise ValueError(out_of_range(value, "a positive duration"))
         return value
 
     @field_validator("every")
     @classmethod
     def _positive_period(cls, value: float | None) -> float | None:
-        if value is not None and value <= 0:
-            raise ValueError("a repeating maintenance needs a positive period 'every'")
+        if value is not None and value < B.MIN_PERIOD:
+            raise ValueError(
+                out_of_range(value, f"a period 'every' of at least {B.MIN_PERIOD / 60:g} minutes")
+            )
         return value
 
     @model_validator(mode="after")
@@ -129,7 +145,7 @@ class Setups(_Model):
     def _durations(cls, value: Any) -> Any:
         if isinstance(value, dict):
             return {
-                a: ({b: parse_duration(t) for b, t in row.items()} if isinstance(row, dict) else row)
+                a: ({b: check_duration(t) for b, t in row.items()} if isinstance(row, dict) else row)
                 for a, row in value.items()
             }
         return value
@@ -149,11 +165,11 @@ class ProcessValue(_Model):
 
     name: str
     unit: str = ""
-    target: float
-    sd: float = Field(gt=0)
-    lsl: float | None = None
-    usl: float | None = None
-    drift_per_hour: float = 0.0
+    target: number(-B.MAX_PROCESS_VALUE, B.MAX_PROCESS_VALUE)
+    sd: number(0, B.MAX_PROCESS_VALUE, lo_open=True)
+    lsl: number(-B.MAX_PROCESS_VALUE, B.MAX_PROCESS_VALUE) | None = None
+    usl: number(-B.MAX_PROCESS_VALUE, B.MAX_PROCESS_VALUE) | None = None
+    drift_per_hour: number(-B.MAX_PROCESS_VALUE, B.MAX_PROCESS_VALUE) = 0.0
 
 
 class TagMap(_Model):
@@ -188,9 +204,9 @@ class Station(_Model):
 
     id: str = Field(pattern=_ID)
     name: str = ""
-    machines: int = Field(default=1, ge=1)
+    machines: whole(1, B.MAX_MACHINES) = 1
     calendar: str | None = None
-    buffer: int | None = Field(default=None, ge=0)
+    buffer: whole(0, B.MAX_BUFFER) | None = None
     failures: Failures | None = None
     maintenance: tuple[Maintenance, ...] = ()
     setups: Setups = Field(default_factory=Setups)
@@ -212,7 +228,7 @@ class ResourcePool(_Model):
     """A secondary resource: operators of a skill, tools, molds, fixtures."""
 
     id: str = Field(pattern=_ID)
-    capacity: int = Field(ge=1)
+    capacity: whole(1, B.MAX_CAPACITY)
     kind: str = "operator"
 
 
@@ -220,7 +236,7 @@ class Delivery(_Model):
     """A scheduled receipt of a material."""
 
     at: float | str
-    quantity: float = Field(gt=0)
+    quantity: number(0, B.MAX_AMOUNT, lo_open=True)
 
     _a = field_validator("at", mode="before")(_time_ref)
 
@@ -228,8 +244,8 @@ class Delivery(_Model):
 class Replenishment(_Model):
     """Reorder-point replenishment: order `quantity` when stock falls to `reorder_point`."""
 
-    reorder_point: float = Field(ge=0)
-    quantity: float = Field(gt=0)
+    reorder_point: number(0, B.MAX_AMOUNT)
+    quantity: number(0, B.MAX_AMOUNT, lo_open=True)
     lead_time: float
 
     _l = field_validator("lead_time", mode="before")(_duration)
@@ -240,7 +256,7 @@ class Material(_Model):
 
     id: str = Field(pattern=_ID)
     unit: str = "pcs"
-    stock: float = Field(default=0, ge=0)
+    stock: number(0, B.MAX_AMOUNT) = 0
     deliveries: tuple[Delivery, ...] = ()
     replenishment: Replenishment | None = None
     tag: str | None = None
@@ -261,7 +277,7 @@ class Rework(_Model):
     """Defective units that are reworked (sent back to operation `to`) instead of scrapped."""
 
     to: str
-    share: float = Field(default=1.0, gt=0, le=1)
+    share: number(0, 1, lo_open=True) = 1.0
 
 
 class Operation(_Model):
@@ -271,12 +287,18 @@ class Operation(_Model):
     stations: tuple[str, ...] = Field(min_length=1)
     time: Dist
     batch_time: float = 0.0
-    yield_: float = Field(default=1.0, gt=0, le=1, alias="yield")
+    yield_: number(B.MIN_YIELD, 1) = Field(default=1.0, alias="yield")
     rework: Rework | None = None
-    resources: dict[str, int] = Field(default_factory=dict)
-    consumes: dict[str, float] = Field(default_factory=dict)
+    resources: dict[str, whole(1, B.MAX_CAPACITY)] = Field(default_factory=dict)
+    consumes: dict[str, number(0, B.MAX_AMOUNT, lo_open=True)] = Field(default_factory=dict)
 
     _b = field_validator("batch_time", mode="before")(_duration)
+
+    @model_validator(mode="after")
+    def _takes_time(self) -> Operation:
+        if self.time.mean <= 0 and self.batch_time <= 0:
+            raise ValueError("time: got 0, expected a positive processing time (or a batch_time)")
+        return self
 
     @field_validator("stations", mode="before")
     @classmethod
@@ -305,12 +327,23 @@ class OrderStream(_Model):
     """Orders arriving at random: inter-arrival time, product mix, quantity, due-date allowance."""
 
     interarrival: Dist
-    mix: dict[str, float] = Field(min_length=1)
+    mix: dict[str, number(0, 1e6, lo_open=True)] = Field(min_length=1)
     quantity: Dist = Field(default_factory=lambda: Deterministic(value=1))  # type: ignore[arg-type]
     due_after: float = 86400.0
-    weight: float = 1.0
+    weight: number(0, B.MAX_WEIGHT, lo_open=True) = 1.0
 
     _d = field_validator("due_after", mode="before")(_duration)
+
+    @model_validator(mode="after")
+    def _sane(self) -> OrderStream:
+        if self.interarrival.mean < B.MIN_INTERARRIVAL:
+            expected = f"a mean inter-arrival time of at least {B.MIN_INTERARRIVAL:g} s"
+            raise ValueError(f"interarrival: {out_of_range(self.interarrival.mean, expected)}")
+        if not 1 <= self.quantity.mean <= B.MAX_QUANTITY:
+            raise ValueError(
+                f"quantity: {out_of_range(self.quantity.mean, f'a mean from 1 to {B.MAX_QUANTITY:,} units')}"
+            )
+        return self
 
 
 class OpcUaSettings(_Model):
@@ -327,7 +360,7 @@ class Settings(_Model):
     operations_span_breaks: bool = True
     """True: an operation pauses over a break or shift end and resumes (work is preemptible by
     the calendar). False: an operation must fit wholly inside one working interval."""
-    scrap_policy: str = Field(default="remake", pattern="^(remake|short)$")
+    scrap_policy: Literal["remake", "short"] = "remake"
     """remake: scrapped units are made again (a new batch from the first operation);
     short: the order completes short."""
 
@@ -354,7 +387,11 @@ class Plant(_Model):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
-            raise ValueError("epoch needs a time zone, e.g. 2026-11-30T00:00:00+01:00")
+            raise ValueError(f"got {value.isoformat()}, expected a time zone, e.g. 2026-11-30T00:00:00+01:00")
+        if not B.EPOCH_MIN <= value < B.EPOCH_MAX:
+            raise ValueError(
+                out_of_range(value.isoformat(), f"an epoch from {B.EPOCH_MIN.year} to {B.EPOCH_MAX.year - 1}")
+            )
         return value
 
     # ---- lookups (derived once; the model is frozen) ----

@@ -60,3 +60,43 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+SHARE_KPIS = ("on_time_rate", "availability", "quality", "utilisation", "starved", "oee")
+"""KPIs that are shares of a whole (their value per replication lies in [0, 1]); a name
+'availability.S1' is the share 'availability' of station S1."""
+
+
+def is_share(kpi: str) -> bool:
+    """Whether a KPI is a share (see SHARE_KPIS), so its interval must stay within [0, 1]."""
+    return kpi.split(".", 1)[0] in SHARE_KPIS
+
+
+def share_ci(values: Sequence[float]) -> Estimate:
+    """Mean of per-replication shares and a 95% interval that stays in [0, 1].
+
+    The Wilson score interval, with the number of trials taken as the effective sample size
+    the replications show: n_eff = p(1 - p) / (s^2 / n), so the width follows the observed
+    spread (as a t interval does) while the bounds can never leave [0, 1]. All replications
+    equal gives a zero-width interval, as `mean_ci` does; values outside [0, 1] (not a share
+    after all) fall back to `mean_ci`.
+    """
+    n = len(values)
+    if n < 2 or any(not 0.0 <= v <= 1.0 for v in values):
+        return mean_ci(values)
+    p = sum(values) / n
+    var = sum((x - p) ** 2 for x in values) / (n - 1)
+    if var == 0.0:
+        return Estimate(p, p, p, n)
+    spread = p * (1 - p)
+    n_eff = spread / (var / n) if spread > 0 else float(n)
+    z = t95(n - 1)
+    denom = 1 + z * z / n_eff
+    centre = (p + z * z / (2 * n_eff)) / denom
+    half = z * math.sqrt(spread / n_eff + z * z / (4 * n_eff * n_eff)) / denom
+    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), n)
+
+
+def estimate_kpi(kpi: str, values: Sequence[float]) -> Estimate:
+    """Mean and 95% interval of a KPI over replications: bounded in [0, 1] for a share."""
+    return share_ci(values) if is_share(kpi) else mean_ci(values)

@@ -16,7 +16,7 @@ def parse_duration(value: object) -> float:
         ValueError: the value is not a non-negative duration.
     """
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration, got {value!r}")
+        raise ValueError(f"got {value!r}, expected a duration (seconds or e.g. '90s', '5m', '1h30m')")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, timedelta):
@@ -37,9 +37,9 @@ def parse_duration(value: object) -> float:
                     f"cannot read duration {value!r} (use seconds or e.g. '90s', '5m', '1h30m', '2d')"
                 ) from None
     else:
-        raise ValueError(f"expected a duration, got {type(value).__name__} {value!r}")
+        raise ValueError(f"got {type(value).__name__} {value!r}, expected a duration")
     if seconds != seconds or seconds < 0 or seconds == float("inf"):
-        raise ValueError(f"duration must be finite and non-negative, got {value!r}")
+        raise ValueError(f"got {value!r}, expected a finite, non-negative duration")
     return seconds
 
 
@@ -68,6 +68,14 @@ def to_datetime(seconds: float, epoch: datetime) -> datetime:
     return epoch + timedelta(seconds=seconds)
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_time(value: object, epoch: datetime) -> float:
     """Plant seconds from an ISO datetime, a number of seconds, or a duration after the epoch.
 
@@ -76,6 +84,8 @@ def parse_time(value: object, epoch: datetime) -> float:
     """
     if isinstance(value, datetime):
         return to_seconds(value, epoch)
+    if isinstance(value, str) and _is_number(value):
+        return parse_duration(value)  # '1e-05' is seconds, not a date with a dash
     if isinstance(value, str) and ("T" in value or "-" in value[1:] or ":" in value):
         try:
             return to_seconds(datetime.fromisoformat(value.strip()), epoch)

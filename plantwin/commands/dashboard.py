@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from plantwin import args
 from plantwin.common import err_console, open_plant, report_errors, wiring
 from plantwin.recording import DbOption, history_path
 from twin.errors import InputError, Issue
@@ -72,7 +73,7 @@ def dashboard(
     host: Annotated[
         str, typer.Option(help="Address to bind; other than loopback needs authentication.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to serve on.", min=1, max=65535)] = 8050,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8050,
     plant: Annotated[
         str | None, typer.Option(help="Plant YAML or sample name (default: the latest plant in the history).")
     ] = None,
@@ -82,6 +83,8 @@ def dashboard(
     ] = None,
 ) -> None:
     """Serve the dashboard: floor, plan vs actual, what-if, dispatch, quality and history."""
+    args.port("--port", port)
+    args.port_free("--port", host, port)
     users = load_users(users_file)
     if not is_loopback(host) and not users:
         raise InputError(

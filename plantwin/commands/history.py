@@ -11,6 +11,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from plantwin import args
 from plantwin.common import emit_json, out_console, report_errors, wiring
 from plantwin.recording import DbOption, open_history_reader
 from twin.errors import InputError, Issue
@@ -89,6 +90,7 @@ def list_runs(
     json_out: JsonOption = False,
 ) -> None:
     """List recorded runs, newest first."""
+    args.whole("--limit", limit, 1, 1_000_000)
     with open_history_reader(db) as store:
         runs = store.list_runs(kind, since, limit, plant=plant, status=status)
         where = store.path

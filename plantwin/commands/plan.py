@@ -14,6 +14,7 @@ from planner.loop import plan_until_accepted
 from planner.replan import replan as replan_core
 from planner.results import IterationReport, PlanResult, ReplanResult
 from planner.solver import dispatch_schedule, solve
+from plantwin import args
 from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
 from plantwin.recording import DbOption, NoHistoryOption, open_history, record_plan, report_recorded
 from plantwin.workers import process_pool
@@ -55,10 +56,8 @@ def _write(schedule: Schedule, out: Path) -> Path:
 def _check_args(objective: str, time_limit: float, workers: int) -> None:
     if objective not in OBJECTIVES:
         raise InputError(Issue(f"objective must be one of {', '.join(OBJECTIVES)}", "--objective"))
-    if time_limit <= 0:
-        raise InputError(Issue("time limit must be positive", "--time-limit"))
-    if workers < 1:
-        raise InputError(Issue("workers must be at least 1", "--workers"))
+    args.number("--time-limit", time_limit, 0, args.MAX_TIME_LIMIT, lo_open=True)
+    args.whole("--workers", workers, 1, args.MAX_WORKERS)
 
 
 def _require_schedule(result: PlanResult) -> None:
@@ -167,6 +166,7 @@ def plan(
 ) -> None:
     """Plan an order book on a plant with CP-SAT; print makespan, late orders and gap; write the schedule."""
     _check_args(objective, time_limit, workers)
+    args.seed("--seed", seed)
     if until_accepted:
         _until_accepted(plant, orders, max_passes, replications, time_limit, workers, seed, out, json_out, db,
                         no_history)  # fmt: skip
@@ -357,6 +357,7 @@ def replan(
 ) -> None:
     """Insert rush orders into the current schedule from the live state, changing little; report moves."""
     _check_args("tardiness", time_limit, workers)
+    args.number("--change-weight", change_weight, 0, 1e6)
     try:
         horizon = parse_duration(frozen_horizon)
     except ValueError as exc:

@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from plantwin import args
 from plantwin.common import (
     emit_json,
     err_console,
@@ -29,12 +30,13 @@ from plantwin.recording import (
 )
 from sim import RULES, Replications, replicate
 from sim.check import judge
+from twin.distributions import check_duration
 from twin.errors import InputError, Issue
 from twin.fit import misfit_summary, misfits
 from twin.kpi import KpiRegistry
 from twin.loader import load_schedule
 from twin.stats import Estimate
-from twin.timeutil import format_duration, parse_duration
+from twin.timeutil import format_duration
 from twin.verdict import AcceptancePolicy, Verdict
 
 
@@ -61,13 +63,11 @@ def simulate_cmd(
         str | None,
         typer.Option(help="How long to simulate, e.g. '7d', '36h'; default: until every order is done."),
     ] = None,
-    replications: Annotated[int, typer.Option(min=1, help="Number of replications.")] = 10,
+    replications: Annotated[int, typer.Option(help="Number of replications.")] = 10,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same result.")] = 0,
     min_on_time: Annotated[
         float,
-        typer.Option(
-            min=0.0, max=1.0, help="With --schedule: the verdict's policy, each order on time in this share."
-        ),
+        typer.Option(help="With --schedule: the verdict's policy, each order on time in this share."),
     ] = 0.9,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     db: DbOption = None,
@@ -76,6 +76,9 @@ def simulate_cmd(
     live_max_age: LiveMaxAgeOption = DEFAULT_MAX_AGE,
 ) -> None:
     """Simulate a plant: a progress bar over replications, then KPIs with 95% confidence intervals."""
+    args.whole("--replications", replications, 1, args.MAX_REPLICATIONS)
+    args.seed("--seed", seed)
+    args.number("--min-on-time", min_on_time, 0, 1, what="a share")
     if schedule is not None and rule is not None:
         raise InputError(Issue("give either --schedule or --rule, not both", "--rule"))
     rule_name = (rule or "FIFO").upper()
@@ -84,7 +87,7 @@ def simulate_cmd(
     horizon = None
     if until is not None:
         try:
-            horizon = parse_duration(until)
+            horizon = check_duration(until)
         except ValueError as exc:
             raise InputError(Issue(str(exc), "--until")) from None
     model, path, _ = open_plant(plant, warn=not json_out)
@@ -199,8 +202,8 @@ def _cell(kpis: KpiRegistry, kpi: str, e: Estimate | None, compact: bool = False
     if e.n < 2 or e.low == e.high or math.isnan(e.low):
         return kpis.format(kpi, e.mean)
     k = kpis.get(kpi)
-    if compact and k is not None and k.fmt == "percent":  # mean +- half-width in percentage points
-        return f"{e.mean:.1%} ±{100 * e.half_width:.1f}"
+    if compact and k is not None and k.fmt == "percent":  # a share's interval need not be symmetric
+        return f"{e.mean:.1%} [{100 * e.low:.1f}, {100 * e.high:.1f}]"
     return f"{kpis.format(kpi, e.mean)} [{kpis.format(kpi, e.low)}, {kpis.format(kpi, e.high)}]"
 
 
@@ -222,7 +225,7 @@ def _print_tables(reps: Replications, name: str, payload: dict[str, object], kpi
     out_console.print(table)
     per_station = [k for k in kpis.kpis if k.in_results and k.scope != "plant"]
     stations = sorted({k.split(".", 1)[1] for k in reps.kpis if "." in k and k in kpis})
-    per = Table(title="Per station (ISO 22400; mean ± 95% CI half-width, points; ↑/↓ better)")
+    per = Table(title="Per station (ISO 22400; mean [95% CI], percent; ↑/↓ better)")
     per.add_column("station")
     for k in per_station:
         per.add_column(f"{k.label} {'↑' if k.better == 'higher' else '↓'}", justify="right")

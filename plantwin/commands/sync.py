@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from plantwin import args
 from plantwin.common import (
     UserExit,
     emit_json,
@@ -70,6 +71,9 @@ def sync(
     With --db, the session goes on from the counters the history holds (parts made while sync was
     down are counted), publishes snapshots for readers, and is recorded as a sync run. Exit 1 if
     it ends disconnected from the server."""
+    args.endpoint("--endpoint", endpoint)
+    args.number("--duration", duration, 0, args.MAX_WALL, what="seconds")
+    args.number("--status-every", status_every, 0, args.MAX_TIME_LIMIT, lo_open=True, what="seconds")
     model, _, _ = open_plant(plant, warn=not json_out)
     quiet_asyncua()
     credentials = None

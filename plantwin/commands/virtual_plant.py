@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import time
@@ -12,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from plantwin import args
 from plantwin.common import err_console, open_orders, open_plant, report_errors
 from sync.security import Credentials
 from sync.virtual.server import ServerSecurity, VirtualPlant
@@ -60,9 +62,13 @@ def virtual_plant(
     key: Annotated[Path | None, typer.Option(help="Server private key (PEM) for --security.")] = None,
 ) -> None:
     """Run a virtual plant: an OPC UA server with the plant's tags, driven by a simulation at --speed."""
+    args.port("--port", port, any_free=True)
+    args.number("--speed", speed, 0, args.MAX_SPEED, lo_open=True)
+    args.number("--feed-hours", feed_hours, 0, args.MAX_WALL / 3600, lo_open=True)
+    args.number("--duration", duration, 0, args.MAX_WALL, what="seconds")
+    args.seed("--seed", seed)
+    args.port_free("--port", host, port)
     model, path, _ = open_plant(plant)
-    if speed <= 0:
-        raise InputError(Issue("must be positive", "--speed"))
     users = None
     if user is not None:
         if password_file is None or not password_file.is_file():
@@ -90,7 +96,12 @@ def virtual_plant(
         state_path=state,
         feed=work,
     )
-    asyncio.run(_serve(vp, duration))
+    try:
+        asyncio.run(_serve(vp, duration))
+    except OSError as exc:  # the port was taken between the check and the bind
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        raise args.bind_error("--port", host, port, exc) from None
 
 
 async def _serve(vp: VirtualPlant, duration: float | None) -> None:

@@ -14,6 +14,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from plantwin import args
 from plantwin.common import (
     emit_json,
     err_console,
@@ -33,7 +34,7 @@ from plantwin.recording import (
     record_verdict,
     report_recorded,
 )
-from plantwin.workers import process_pool
+from plantwin.workers import process_pool, stop_pool
 from scenarios.counteroffer import describe
 from scenarios.files import library_descriptions, load_scenario
 from scenarios.html import render_html
@@ -41,6 +42,7 @@ from scenarios.model import PlannerSettings
 from scenarios.promise import PromiseResult, promise
 from scenarios.report import ScenarioReport
 from scenarios.runner import run_scenario
+from twin.bounds import MAX_QUANTITY
 from twin.errors import InputError, Issue
 from twin.kpi import KpiRegistry
 from twin.orders import Order
@@ -80,8 +82,13 @@ def _executor(address: str | None, workers: int) -> Iterator[tuple[Executor | No
         if workers <= 1:
             yield None, "inline"
             return
-        with process_pool(workers) as pool:
+        pool = process_pool(workers)
+        try:
             yield pool, f"local processes ({workers})"
+        except BaseException:  # Ctrl-C or a failure: end the workers now, not after their tasks
+            stop_pool(pool)
+            raise
+        pool.shutdown()
         return
     try:
         from distributed import Client
@@ -196,8 +203,9 @@ def whatif(
             for name, text in found.items():
                 out_console.print(f"{name:24s} {text}", highlight=False, markup=False)
         return
-    if replications is not None and replications < 2:
-        raise InputError(Issue("need at least 2 replications for a confidence interval", "--replications"))
+    args.whole("--replications", replications, 2, args.MAX_REPLICATIONS)
+    args.seed("--seed", seed)
+    args.whole("--workers", workers, 1, args.MAX_WORKERS)
     loaded = load_scenario(scenario)
     state = open_live(loaded.plant, live, live_max_age) if live is not None else None
     kpis = wiring(ctx).kpis
@@ -364,6 +372,11 @@ def promise_cmd(
     live_max_age: LiveMaxAgeOption = DEFAULT_MAX_AGE,
 ) -> None:
     """Capable-to-promise: the earliest due time for a new order met with the given confidence."""
+    args.whole("QUANTITY", quantity, 1, MAX_QUANTITY)
+    args.number("--confidence", confidence, 0, 1, lo_open=True, what="a probability")
+    args.whole("--replications", replications, 2, args.MAX_REPLICATIONS)
+    args.seed("--seed", seed)
+    args.number("--time-limit", time_limit, 0, args.MAX_TIME_LIMIT, lo_open=True)
     model, path, _ = open_plant(plant, warn=not json_out)
     book = open_orders(model, path, orders) or []
     if mode not in ("solve", "dispatch"):

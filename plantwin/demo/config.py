@@ -26,9 +26,9 @@ def parse_speed(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise InputError(Issue(f"expected a number or 'high', got {text!r}", "--speed")) from None
-    if not value > 0 or value == float("inf"):
-        raise InputError(Issue(f"must be a positive number, got {text!r}", "--speed"))
+        raise InputError(Issue(f"got {text!r}, expected a number or 'high'", "--speed")) from None
+    if not 0 < value <= 1e6:
+        raise InputError(Issue(f"got {text!r}, expected a number above 0 to 1000000", "--speed"))
     return value
 
 

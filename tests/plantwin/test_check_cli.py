@@ -138,7 +138,7 @@ def test_plant_error_format_and_exit_2(tmp_path: Path, json_flag: list[str]) -> 
     ("name", "text", "line", "path", "phrase"),
     [
         ("orders.csv", ORDERS + "C,q,1,0,1h\n", 4, "product", "unknown product 'q'"),
-        ("orders.csv", ORDERS + "C,p,0,0,1h\n", 4, "quantity", "whole number >= 1"),
+        ("orders.csv", ORDERS + "C,p,0,0,1h\n", 4, "quantity", "got '0', expected a whole number from 1"),
         ("orders.csv", ORDERS + "C,p,1,2h,1h\n", 4, "due", "before the release"),
         ("orders.csv", ORDERS + "A,p,1,0,1h\n", 4, "id", "appears twice"),
         ("orders.csv", ORDERS + "C,p,1,0,next week\n", 4, "due", "cannot read time"),

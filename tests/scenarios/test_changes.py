@@ -182,3 +182,28 @@ def test_rush_order_scenario_for_the_dashboard(demo_plant: Plant, demo_orders) -
     assert loaded.scenario.judge.replications == 4 and "add_order" in loaded.text
     with pytest.raises(InputError, match="unknown product"):
         rush_order_scenario(demo_plant, list(demo_orders), "PUMP-XL", 1, due=1.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "phrase"),
+    [
+        ("{type: scale_demand, factor: 1e9}",
+         "changes[0].factor: got 1000000000, expected a number above 0 to 1000"),
+        ("{type: add_order, id: R, product: VALVE, quantity: 1000000000000, due: 2d}",
+         "changes[0].quantity: got 1000000000000, expected a whole number from 1 to 1000000"),
+        ("{type: add_machine, station: assembly, count: 100000000000000000000}",
+         "changes[0].count: got 100000000000000000000, expected a whole number from -1000 to 1000"),
+        ("{type: station_down, station: assembly, start: 9999-12-31T00:00:00+00:00, duration: 1h}",
+         "changes[0].start: got '9999-12-31T00:00:00+00:00', expected a time within 10 years"),
+    ],
+)  # fmt: skip
+def test_out_of_range_scenario_numbers_show_the_value(tmp_path: Path, change: str, phrase: str) -> None:
+    msgs = _issues(tmp_path, f"name: x\nbase: {{plant: demo}}\nchanges:\n  - {change}\n")
+    assert any(f":4: {phrase}" in m for m in msgs), msgs
+
+
+def test_scaled_demand_beyond_an_orders_range_is_refused(tmp_path: Path) -> None:
+    changes = "  - {type: add_order, id: R, product: VALVE, quantity: 1000000, due: 2d}\n"
+    changes += "  - {type: scale_demand, factor: 1000}\n"
+    msgs = _issues(tmp_path, f"name: x\nbase: {{plant: demo}}\nchanges:\n{changes}")
+    assert any("after the changes, plant orders[" in m and "quantity: got" in m for m in msgs), msgs

@@ -42,12 +42,20 @@ def test_every_shipped_instance_parses(name: str) -> None:
         ("", 1, "empty instance"),
         ("# only a comment\n", 1, "empty instance"),
         ("2\n0 1\n", 1, "jobs machines"),
-        ("1 2\n0 1 1 x\n", 2, "whole numbers"),
+        ("1 2\n0 1 1 x\n", 2, "got 'x', expected a whole number"),
         ("1 2\n0 1 1\n", 2, "expected 2 'machine time' pairs"),
-        ("1 2\n0 1 2 5\n", 2, "machine 2 is not in 0..1"),
-        ("2 1\n0 1\n", 2, "expected 2 job lines"),
+        ("1 2\n0 1 2 5\n", 2, "job 0: got 2, expected a machine in 0..1"),
+        ("2 1\n0 1\n", 2, "got 1 job lines, expected 2"),
         ("1 1\n0 1\n0 1\n", 3, "unexpected data"),
-        ("1 1\n0 -1\n", 2, "negative"),
+        ("1 1\n0 -1\n", 2, "got -1, expected a whole number >= 0"),
+        ("1 1\n0 1000000000000000000000\n", 2, "got 1000000000000000000000, expected a time of at most"),
+        ("100000 1\n", 1, "got 100000, expected a number of jobs from 1 to 10,000"),
+        ("1 1\n0 0\n", 1, "expected some work"),
+        (
+            "4 1\n0 100000000\n0 100000000\n0 100000000\n0 100000000\n",
+            1,
+            "expected operation times summing to at most",
+        ),
     ],
 )
 def test_bad_input_names_the_line(text: str, line: int, fragment: str) -> None:
@@ -56,3 +64,13 @@ def test_bad_input_names_the_line(text: str, line: int, fragment: str) -> None:
     issue = err.value.issues[0]
     assert (issue.source, issue.line) == ("bad.txt", line)
     assert fragment in issue.message
+
+
+def test_every_bad_job_line_is_reported_at_once() -> None:
+    with pytest.raises(InputError) as err:
+        jssp_from_text("3 2\n0 1 x 2\n0 1 5 2\n0 -4 1 1\n", "bad.txt")
+    assert [(i.line, i.message) for i in err.value.issues] == [
+        (2, "got 'x', expected a whole number"),
+        (3, "job 1: got 5, expected a machine in 0..1"),
+        (4, "got -4, expected a whole number >= 0"),
+    ]

@@ -84,7 +84,7 @@ CASES = [
         "resources: {ops: 3}",
         0,
         "products[0].routing[0].resources.ops",
-        "needs 3 of 'ops', which has 2",
+        "got 3 of 'ops', expected at most its capacity 2",
     ),
     (
         "unknown material",
@@ -124,7 +124,7 @@ CASES = [
         "time: 10, rework: {to: o2}, resources",
         0,
         "products[0].routing[0].rework.to",
-        "rework must go back to this or an earlier operation",
+        "got 'o2', expected this or an earlier operation",
     ),
     (
         "rework to an unknown operation",
@@ -142,7 +142,7 @@ CASES = [
         "products[0].routing[1].stations",
         "at least 1 item",
     ),
-    ("zero time", "time: 10,", "time: 0,", 0, "products[0].routing[0].time", "must be positive"),
+    ("zero time", "time: 10,", "time: 0,", 0, "products[0].routing[0].time", "got 0, expected a positive"),
     ("negative time", "time: 10,", "time: -10,", 0, "products[0].routing[0].time", "non-negative"),
     ("negative duration string", "time: 10,", "time: -5m,", 0, "products[0].routing[0].time", "-5m"),
     (
@@ -151,7 +151,7 @@ CASES = [
         "{exponential: 0}",
         0,
         "products[0].routing[1].time.exponential",
-        "greater than 0",
+        "got 0, expected a number > 0",
     ),
     (
         "negative batch time",
@@ -187,10 +187,10 @@ CASES = [
     ),
     (
         "misspelt top-level key",
-        "materials:\n",
-        "materails:\n",
-        0,
-        "materails",
+        "name: tiny\n",
+        "name: tiny\ndescripton: a plant\n",
+        1,
+        "descripton",
         "unknown field",
     ),
     (
@@ -207,7 +207,7 @@ CASES = [
         "machines: two",
         0,
         "lines[0].stations[1].machines",
-        "valid integer",
+        "got 'two', expected a whole number",
     ),
     (
         "wrong type: capacity",
@@ -215,7 +215,7 @@ CASES = [
         "capacity: [2]",
         0,
         "resources[0].capacity",
-        "valid integer",
+        "got [2], expected a whole number",
     ),
     (
         "zero machines",
@@ -223,9 +223,16 @@ CASES = [
         "machines: 0",
         0,
         "lines[0].stations[1].machines",
-        "greater than or equal to 1",
+        "got 0, expected a whole number from 1 to 1000",
     ),
-    ("yield above 1", "yield: 0.9", "yield: 1.5", 0, "products[0].routing[1].yield", "less than or equal"),
+    (
+        "yield above 1",
+        "yield: 0.9",
+        "yield: 1.5",
+        0,
+        "products[0].routing[1].yield",
+        "got 1.5, expected a number from 0.01 to 1",
+    ),
     (
         "unknown distribution",
         "{exponential: 5}",
@@ -272,7 +279,7 @@ CASES = [
         "{lognormal: {mean: 5, cv: 0}}",
         0,
         "products[0].routing[1].time.lognormal.cv",
-        "greater than 0",
+        "got 0, expected a number > 0",
     ),
     (
         "empirical with a word",
@@ -313,7 +320,7 @@ CASES = [
         "epoch: 2026-11-30T00:00:00",
         0,
         "epoch",
-        "needs a time zone",
+        "expected a time zone",
     ),
     (
         "clock time out of range",
@@ -353,7 +360,7 @@ CASES = [
         "      - id: a\n        maintenance: [{start: 0, duration: 1h, every: 0}]\n",
         1,
         "lines[0].stations[0].maintenance[0].every",
-        "positive period",
+        "got 0, expected a period 'every' of at least 15 minutes",
     ),
     (
         "delivery time is not a time",
@@ -368,8 +375,8 @@ CASES = [
         "      - id: a\n",
         "      - id: a\n        failures: {mtbf: 0, mttr: 5}\n",
         1,
-        "lines[0].stations[0].failures",
-        "MTBF and MTTR must be positive",
+        "lines[0].stations[0].failures.mtbf",
+        "got 0, expected a mean time between failures of at least 60 s",
     ),
     (
         "tag that is not a node id",
@@ -385,7 +392,7 @@ CASES = [
         "settings: {scrap_policy: keep}\nlines:\n",
         0,
         "settings.scrap_policy",
-        "remake|short",
+        "got 'keep', expected one of 'remake' or 'short'",
     ),
     (
         "id with a space",
@@ -393,7 +400,7 @@ CASES = [
         "  - id: 'L L'\n",
         0,
         "lines[0].id",
-        "should match pattern",
+        "got 'L L', expected an id of letters",
     ),
     (
         "a required field missing",
