@@ -41,7 +41,9 @@ def compare_kpis(
         if var is None:
             continue
         better = kpis.better(kpi) or ""
-        rows.append(KpiComparison(kpi, estimate_kpi(kpi, base), estimate_kpi(kpi, var), paired(base, var), better))
+        rows.append(
+            KpiComparison(kpi, estimate_kpi(kpi, base), estimate_kpi(kpi, var), paired(base, var), better)
+        )
     return rows
 
 

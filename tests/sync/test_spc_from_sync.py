@@ -14,7 +14,7 @@ import pytest
 from dashboards.app import create_app
 from dashboards.history_services import HistoryServices
 from sync.client import SyncClient
-from sync.virtual.floor import Job
+from sync.joborders import Job
 from sync.virtual.server import VirtualPlant
 from twin.history.store import HistoryStore
 from twin.plant import Plant
@@ -34,7 +34,7 @@ async def test_the_quality_page_charts_process_values_recorded_by_sync(
     store = HistoryStore(tmp_path / "h.duckdb")
     try:
         async with (
-            VirtualPlant(cell, port=0, speed=3000, shelf=shelf, driver="floor") as vp,
+            VirtualPlant(cell, port=0, speed=3000, shelf=shelf) as vp,
             SyncClient(cell, vp.endpoint, sink=store, batch_age=0.2) as client,
         ):
             assert vp.floor is not None

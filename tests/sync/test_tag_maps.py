@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from sync.client import SyncClient
+from sync.joborders import Job
 from sync.sink import MemorySink
 from sync.tags import plant_tags
-from sync.virtual.floor import Job
 from sync.virtual.server import VirtualPlant
 from twin.loader import plant_from_text
 
@@ -71,7 +71,7 @@ async def test_per_tag_namespaces_and_left_out_tags_against_a_machine_that_lacks
     sink = MemorySink()
     caplog.set_level(logging.WARNING, logger="sync")
     async with (
-        VirtualPlant(machine, port=0, speed=3000, shelf=shelf, driver="floor") as vp,
+        VirtualPlant(machine, port=0, speed=3000, shelf=shelf) as vp,
         SyncClient(ours, vp.endpoint, sink=sink, batch_age=0.1) as client,
     ):
         namespaces = await client.ua_client.get_namespace_array()
