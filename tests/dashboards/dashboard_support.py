@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from synthetic_history import SyntheticRuns, greedy_schedule, simulated_frames, verdict_of
@@ -13,6 +13,7 @@ from twin.history import HistoryStore
 from twin.history.verdicts import record_verdict
 from twin.orders import Order
 from twin.plant import Plant
+from twin.schedule import Schedule
 from twin.verdict import AcceptancePolicy
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -30,8 +31,15 @@ class History:
 
 
 def add_accepted_plan(store: HistoryStore, plant: Plant, orders: list[Order]) -> str:
-    """A second plan whose verdict (under a lenient policy) accepts it."""
-    schedule = greedy_schedule(plant, orders, created_by="synthetic lenient")
+    """A second plan whose verdict (under a lenient policy) accepts it. Its schedule starts a
+    minute later than the greedy one of `fill_history`: verdicts are found by the schedule's
+    content, so the same content would share the newest verdict."""
+    greedy = greedy_schedule(plant, orders, created_by="synthetic lenient")
+    schedule = Schedule(
+        tuple(replace(op, start=op.start + 60.0, end=op.end + 60.0) for op in greedy.operations),
+        plant_hash=greedy.plant_hash,
+        created_by=greedy.created_by,
+    )
     plan = store.record_run(
         "plan", started_by="lenient planner", plant=plant, orders=orders, params={"name": "lenient"}
     )
