@@ -177,7 +177,7 @@ def test_get_verdict_gives_back_the_stored_verdict(store: HistoryStore) -> None:
     run = store.record_run("verdict", started_by="me")
     store.add_verdict(run, verdict)
     assert store.get_verdict(run) == verdict
-    with pytest.raises(HistoryError, match="has no verdict"):
+    with pytest.raises(HistoryError, match="no verdict"):
         store.get_verdict(store.record_run("plan", started_by="me"))
 
 

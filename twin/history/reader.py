@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from twin.errors import HistoryError
-from twin.history import export, floor_log, queries
+from twin.history import export, floor_log, queries, verdicts
 from twin.history.codec import RUN_KINDS, loads, since_time
 from twin.history.codec import one as _one
 from twin.history.connection import HistoryConnection
@@ -29,7 +29,7 @@ from twin.live import LiveState
 from twin.orders import Order
 from twin.plant import Plant
 from twin.schedule import Schedule, ScheduledOperation
-from twin.verdict import AcceptancePolicy, OrderVerdict, Verdict
+from twin.verdict import Verdict
 
 _RUN_COLUMNS = (
     "id, kind, created_at, started_by, status, plant_name, plant_hash, orders_hash, parent, params, kpis"
@@ -244,58 +244,14 @@ class HistoryReader(HistoryConnection):
         )
 
     def get_verdict(self, run_id: str) -> Verdict:
-        """The verdict recorded with a run, as the `Verdict` that was stored.
+        """The verdict recorded with a run, as the `Verdict` that was stored (decoded by
+        `twin.history.verdicts`, the one codec of verdict rows).
 
         Raises:
             HistoryError: the run has no verdict.
         """
-        run_id = self.resolve_run(run_id)
-        with self._cursor() as cur:
-            head = _one(
-                cur.execute(
-                    "SELECT schedule_hash, accepted, reasons, replications, seed, policy, makespans, "
-                    "station_utilisation, overloaded, starved FROM verdicts WHERE run_id = ?",
-                    [run_id],
-                )
-            )
-            if head is None:
-                raise HistoryError(f"run {run_id} has no verdict")
-            rows = cur.execute(
-                "SELECT order_id, due, planned_completion, on_time_probability, ci_low, ci_high, "
-                "mean_completion, mean_lateness, delay FROM verdict_orders "
-                "WHERE run_id = ? ORDER BY order_id",
-                [run_id],
-            ).fetchall()
-        digest, accepted, reasons, replications, seed, policy, makespans, utilisation, over, starved = head
-        known = {k: v for k, v in (loads(policy) or {}).items() if k in ("min_on_time", "service_level")}
-        return Verdict(
-            schedule_hash=str(digest),
-            accepted=bool(accepted),
-            reasons=tuple(loads(reasons) or ()),
-            orders=tuple(
-                OrderVerdict(
-                    order_id=str(o),
-                    due=math.inf if due is None else float(due),
-                    planned_completion=None if planned is None else float(planned),
-                    on_time_probability=float(p),
-                    ci_low=float(lo),
-                    ci_high=float(hi),
-                    mean_completion=math.nan if mean_c is None else float(mean_c),
-                    mean_lateness=0.0 if mean_l is None else float(mean_l),
-                    delay=loads(delay) or {},
-                )
-                for o, due, planned, p, lo, hi, mean_c, mean_l, delay in rows
-            ),
-            makespans=tuple(loads(makespans) or ()),
-            replications=int(replications),
-            seed=int(seed),
-            policy=AcceptancePolicy(**known),
-            station_utilisation=loads(utilisation) or {},
-            overloaded=tuple(loads(over) or ()),
-            starved=tuple(loads(starved) or ()),
-        )
+        return verdicts.get_verdict(self, run_id).verdict
 
-    # ---- the floor's log (SQL in twin.history.floor_log) ----
     def latest_actual_time(self) -> float | None:
         """Plant time of the last actual event, or None when the floor recorded none."""
         with self._cursor() as cur:
