@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,8 +48,10 @@ from sync.tags import parse_ref
 from sync.virtual.floor import Floor, Job, Record
 from sync.virtual.jobs import JobBook, JobState, Status, job_from_json
 from sync.virtual.simfloor import SimFloor
+from twin.drift import Drift
 from twin.orders import Order
 from twin.plant import Plant
+from twin.structure import structure_differences
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,25 @@ _INITIAL = {
 }
 
 
+def tag_writes(rec: Record, floor: Floor | SimFloor) -> list[tuple[str, Any]]:
+    """The station tags (name, value) one floor record changes: the virtual plant's contract
+    between its floor and its address space (the offline recorder uses the same)."""
+    station, kind = rec["station"], rec["kind"]
+    if kind == "state":
+        return [("state", str(rec["state"]))]
+    if kind == "produced":
+        return [("good_count", floor.good[station])]
+    if kind == "scrapped":
+        return [("reject_count", floor.reject[station])]
+    if kind == "order_started":
+        return [("current_order", rec["order_id"]), ("current_operation", rec["operation"])]
+    if kind == "cycle":
+        return [("cycle_time", float(rec["value"]))]
+    if kind == "process_value":
+        return [(f"pv:{rec['name']}", float(rec["value"]))]
+    return []
+
+
 class VirtualPlant:
     """An OPC UA server on `host:port` (0: a free port) presenting `plant`, run at `speed`x."""
 
@@ -116,13 +138,22 @@ class VirtualPlant:
         tick: float = 0.02,
         shelf: Path | None = None,
         driver: str = "sim",
+        truth: Plant | None = None,
+        drifts: Sequence[Drift] = (),
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         if driver not in DRIVERS:
             raise ValueError(f"driver must be one of {', '.join(DRIVERS)}")
+        if truth is not None and (diff := structure_differences(plant, truth)):
+            raise ValueError("the truth is not the same floor as the plant: " + "; ".join(diff))
+        if drifts and driver != "sim":
+            raise ValueError("drift needs the 'sim' driver")
         self.driver = driver
         self.plant = plant
+        self.truth = truth if truth is not None else plant
+        """What the floor runs: `plant` itself, or a truth file with other parameters."""
+        self.drifts = tuple(drifts)
         self.host, self.port, self.speed, self.tick = host, port, speed, tick
         self._security, self._users = security, users
         self._state_path = state_path
@@ -153,10 +184,19 @@ class VirtualPlant:
     async def start(self) -> None:
         start_time, counts = self._restore()
         self.env = simpy.Environment(initial_time=start_time)
-        make = SimFloor if self.driver == "sim" else Floor
-        self.floor = make(
-            self.plant, self.env, seed=self._seed, observer=self._observe, initial_counts=counts
-        )
+        if self.driver == "sim":
+            self.floor = SimFloor(
+                self.truth,
+                self.env,
+                seed=self._seed,
+                observer=self._observe,
+                initial_counts=counts,
+                drifts=self.drifts,
+            )
+        else:
+            self.floor = Floor(
+                self.truth, self.env, seed=self._seed, observer=self._observe, initial_counts=counts
+            )
         if self._feed:
             self.floor.feed([o for o in self._feed if o.release >= start_time])
         await self._build_server()
@@ -349,28 +389,14 @@ class VirtualPlant:
         """Floor record -> pending tag writes (flushed after each step of the clock)."""
         assert self.floor is not None
         station, kind, t = rec["station"], rec["kind"], rec["time"]
-
-        def put(tag: str, value: Any) -> None:
+        if kind == "order_started":
+            self.jobs.running(rec["job_id"])
+        elif kind == "order_finished":
+            self.jobs.ended(rec["job_id"])
+        for tag, value in tag_writes(rec, self.floor):
             node = self._nodes.get((station, tag))
             if node is not None:
                 self._pending.append((node, value, _TYPES.get(tag, ua.VariantType.Double), t))
-
-        if kind == "state":
-            put("state", str(rec["state"]))
-        elif kind == "produced":
-            put("good_count", self.floor.good[station])
-        elif kind == "scrapped":
-            put("reject_count", self.floor.reject[station])
-        elif kind == "order_started":
-            self.jobs.running(rec["job_id"])
-            put("current_order", rec["order_id"])
-            put("current_operation", rec["operation"])
-        elif kind == "order_finished":
-            self.jobs.ended(rec["job_id"])
-        elif kind == "cycle":
-            put("cycle_time", float(rec["value"]))
-        elif kind == "process_value":
-            put(f"pv:{rec['name']}", float(rec["value"]))
 
     async def _run(self) -> None:
         assert self.env is not None

@@ -21,13 +21,14 @@ not yet started (NotAllowedToStart) can be cancelled.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import simpy
 
 from sim.model import PlantModel
 from sync.virtual.floor import STATE_PRIORITY, Job, ProcessValues, Record
+from twin.drift import Drift
 from twin.live import LiveState, StationLive
 from twin.orders import Order
 from twin.plant import Plant
@@ -46,6 +47,7 @@ class SimFloor:
         seed: int,
         observer: Callable[[Record], None],
         initial_counts: dict[str, tuple[int, int]] | None = None,
+        drifts: Sequence[Drift] = (),
     ) -> None:
         self.plant = plant
         self.env = env
@@ -65,6 +67,8 @@ class SimFloor:
             },
         )
         self.model = PlantModel(plant, env, seed=seed, live=live, observer=self._on_record)
+        for d in drifts:
+            self.model.scale_processing(d.product, d.operation, d.factor)
 
     def submit(self, job: Job) -> None:
         """Release the job's order (if new) and plan the operation on its machine."""

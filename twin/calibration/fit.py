@@ -39,7 +39,7 @@ class Evidence:
 
     cycles: clean cycle times per (product, operation, station);
     states: per station, its (time, state) changes in time order;
-    units: (good, rejected) per (product, operation);
+    units: (good, rejected) per (product, operation, station);
     order_starts: per station, (time, product) when an order's operation began there.
     """
 
@@ -47,7 +47,7 @@ class Evidence:
     end: float
     cycles: Mapping[tuple[str, str, str], Sequence[float]] = field(default_factory=dict)
     states: Mapping[str, Sequence[tuple[float, str]]] = field(default_factory=dict)
-    units: Mapping[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    units: Mapping[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
     order_starts: Mapping[str, Sequence[tuple[float, str]]] = field(default_factory=dict)
     runs: tuple[str, ...] = ()
 
@@ -107,8 +107,12 @@ def dist_yaml(dist: Distribution) -> Any:
     return {kind: {k: _sig(v) for k, v in d.items()}}
 
 
+_SHARED = "kept: only stations with several machines run it; their one order tag cannot attribute units"
+
+
 def _decide(old: float, low: float, high: float) -> bool:
-    return not (low <= old <= high)
+    tol = 1e-9 * max(1.0, abs(old))
+    return not (low - tol <= old <= high + tol)
 
 
 def _station_index(plant: Plant) -> dict[str, Path]:
@@ -134,11 +138,17 @@ def _times(plant: Plant, ev: Evidence, least: MinSamples) -> list[ParameterFit]:
     out = []
     for k, product in enumerate(plant.products):
         for m, op in enumerate(product.routing):
-            by_station = {s: list(ev.cycles.get((product.id, op.id, s), ())) for s in op.stations}
+            # A station with several machines has one current-order tag for all of them: its
+            # cycles and counts cannot be told apart by order, so they are not used.
+            single = [s for s in op.stations if plant.station_map[s].machines == 1]
+            by_station = {s: list(ev.cycles.get((product.id, op.id, s), ())) for s in single}
             pooled = [x for xs in by_station.values() for x in xs]
             path = f"products.{product.id}.routing.{op.id}.time"
             ypath: Path = ("products", k, "routing", m, "time")
             old = op.time.mean
+            if not single:
+                out.append(ParameterFit(path, ypath, old, None, None, None, 0, False, _SHARED))
+                continue
             if len(pooled) < least.cycles:
                 out.append(
                     ParameterFit(
@@ -190,10 +200,15 @@ def _yields(plant: Plant, ev: Evidence, least: MinSamples) -> list[ParameterFit]
     out = []
     for k, product in enumerate(plant.products):
         for m, op in enumerate(product.routing):
-            good, bad = ev.units.get((product.id, op.id), (0, 0))
+            single = [s for s in op.stations if plant.station_map[s].machines == 1]
+            good = sum(ev.units.get((product.id, op.id, s), (0, 0))[0] for s in single)
+            bad = sum(ev.units.get((product.id, op.id, s), (0, 0))[1] for s in single)
             path = f"products.{product.id}.routing.{op.id}.yield"
             ypath: Path = ("products", k, "routing", m, "yield")
             n = good + bad
+            if not single:
+                out.append(ParameterFit(path, ypath, op.yield_, None, None, None, 0, False, _SHARED))
+                continue
             if n < least.units:
                 out.append(
                     ParameterFit(
