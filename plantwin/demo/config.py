@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from twin.drift import Drift
 from twin.errors import InputError, Issue
 from twin.verdict import AcceptancePolicy
 
@@ -84,4 +85,6 @@ class DemoConfig:
     many plant seconds (and this is the re-planner's frozen horizon)."""
     status_every: float = 5.0
     rush: RushSpec | None = field(default_factory=RushSpec)
+    drifts: tuple[Drift, ...] = ()
+    """Processing times of the virtual floor that drift (`--drift`); none: the floor is the model."""
     open_browser: bool = True

@@ -145,6 +145,7 @@ class Demo:
             seed=cfg.seed,
             state_path=state_file,
             shelf=sdir / "opcua-shelf",
+            drifts=cfg.drifts,
         )
         started = time.monotonic()
         try:

@@ -94,17 +94,27 @@ def _sig(x: float, digits: int = 4) -> float:
     return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
-def dist_yaml(dist: Distribution) -> Any:
+def duration_text(seconds: float) -> str | float:
+    """A duration as the plant files write it: '3.48h', '25.2m', or seconds below a minute."""
+    if seconds >= 3600:
+        return f"{_sig(seconds / 3600, 4):g}h"
+    if seconds >= 60:
+        return f"{_sig(seconds / 60, 4):g}m"
+    return _sig(seconds)
+
+
+def dist_yaml(dist: Distribution, durations: bool = False) -> Any:
     """A distribution in the YAML short form of `twin.distributions` (numbers rounded to 4 digits)."""
+    t = duration_text if durations else _sig
     if isinstance(dist, Deterministic):
-        return _sig(dist.value)
+        return t(dist.value)
     if isinstance(dist, Exponential):
-        return {"exponential": _sig(dist.mean)}
+        return {"exponential": t(dist.mean)}
     d = dist.model_dump(by_alias=True)
     kind = d.pop("kind")
     if kind == "triangular":
-        return {"triangular": [_sig(d["low"]), _sig(d["mode"]), _sig(d["high"])]}
-    return {kind: {k: _sig(v) for k, v in d.items()}}
+        return {"triangular": [t(d["low"]), t(d["mode"]), t(d["high"])]}
+    return {kind: {k: (_sig(v) if k == "cv" else t(v)) for k, v in d.items()}}
 
 
 _SHARED = "kept: only stations with several machines run it; their one order tag cannot attribute units"
@@ -305,7 +315,7 @@ def _failures(plant: Plant, ev: Evidence, least: MinSamples) -> list[ParameterFi
                     changed,
                     note,
                     new_dist.kind,
-                    dist_yaml(new_dist),
+                    dist_yaml(new_dist, durations=True),
                     detail,
                 )
             )

@@ -10,12 +10,14 @@ mapping (`{id: mill, time: 70}`) and as a block value. A key the file does not h
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 Path = tuple[str | int, ...]
+_DURATION = re.compile(r"^\d+(\.\d+)?(s|m|h|d|w)$")
 
 
 def render(value: Any) -> str:
@@ -29,7 +31,8 @@ def render(value: Any) -> str:
             raise ValueError(f"cannot write {value!r} into a plant file")
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if isinstance(value, str):
-        plain = value and all(c.isalnum() or c in "-_./:+" for c in value) and not value[0].isdigit()
+        plain = bool(value) and all(c.isalnum() or c in "-_./:+" for c in value) and not value[0].isdigit()
+        plain = plain or bool(_DURATION.match(value))
         return value if plain else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list | tuple):
         return "[" + ", ".join(render(v) for v in value) + "]"
