@@ -19,7 +19,7 @@ from twin.errors import HistoryError
 from twin.orders import Order
 from twin.timeutil import parse_duration, to_seconds
 
-RUN_KINDS = ("plan", "simulation", "scenario", "verdict", "dispatch", "sync", "demo")
+RUN_KINDS = ("plan", "simulation", "scenario", "verdict", "dispatch", "sync", "demo", "fidelity")
 
 
 def jsonable(value: Any) -> Any:
