@@ -210,6 +210,10 @@ def fit_yield(good: int, rejected: int) -> ProportionFit:
     """Yield with the Wilson score interval (honest at 0 and n)."""
     n = good + rejected
     low, high = wilson_interval(good, n)
+    if n and good == n:
+        high = 1.0  # exact at n/n (the formula's rounding leaves 1 - 1e-16)
+    if n and good == 0:
+        low = 0.0
     return ProportionFit(good / n if n else math.nan, low, high, n, good)
 
 
