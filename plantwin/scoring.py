@@ -132,3 +132,34 @@ def coverage_alert(scored: ScoredPrediction, minimum: float, least_cells: int = 
         f"prediction {scored.simulation}: only {s.coverage:.0%} of {s.cells} station-hours inside the "
         f"simulated P10-P90 band (policy {minimum:.0%}); worst: {where}. Consider 'plantwin calibrate'."
     )
+
+
+class FidelityWatch:
+    """The service's hook: score the newest prediction whenever the floor has moved on by `every`
+    plant seconds, keep the score, and return an alert text when coverage is below `minimum`."""
+
+    def __init__(self, store: HistoryStore, minimum: float, every: float = 4 * 3600.0) -> None:
+        self.store = store
+        self.minimum = minimum
+        self.every = every
+        self._last: tuple[str, float] | None = None
+        self.scores: list[str] = []
+
+    def check(self) -> str | None:
+        """Score if due (None when nothing is due, nothing to score, or the score is fine)."""
+        preds = reads.predictions(self.store)
+        if preds.empty:
+            return None
+        sim = str(preds["id"].iloc[-1])
+        now = reads.last_actual_time(self.store)
+        if not math.isfinite(now) or (
+            self._last and self._last[0] == sim and now - self._last[1] < self.every
+        ):
+            return None
+        try:
+            scored = score_prediction(self.store, sim)
+        except InputError:
+            return None  # no actuals after this prediction's start yet
+        self._last = (sim, now)
+        self.scores.append(record_score(self.store, scored, "fidelity-watch"))
+        return coverage_alert(scored, self.minimum)

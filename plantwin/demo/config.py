@@ -86,5 +86,7 @@ class DemoConfig:
     status_every: float = 5.0
     rush: RushSpec | None = field(default_factory=RushSpec)
     drifts: tuple[Drift, ...] = ()
+    min_coverage: float | None = 0.6
+    """Alert when the prediction covers less of the actual output than this (see docs/fidelity.md)."""
     """Processing times of the virtual floor that drift (`--drift`); none: the floor is the model."""
     open_browser: bool = True

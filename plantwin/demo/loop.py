@@ -38,6 +38,7 @@ from plantwin.recording import (
     record_verdict,
     started_by,
 )
+from plantwin.scoring import FidelityWatch
 from plantwin.workers import process_pool
 from sim import replicate
 from sync.client import SyncClient
@@ -102,6 +103,7 @@ class Demo:
         self._rush_now = asyncio.Event()
         self._rush_pending = cfg.rush is not None
         """True until the scripted rush order has been played (or cannot be: nothing dispatched)."""
+        self._fidelity = FidelityWatch(store, cfg.min_coverage if cfg.min_coverage is not None else 0.0)
 
     # ---- output ----
     def say(self, text: str, style: str = "") -> None:
@@ -422,6 +424,9 @@ class Demo:
                 f"{'connected' if s.connected else 'DISCONNECTED'}  produced {s.produced}  "
                 f"scrapped {s.scrapped}  values {s.values}{rel}"
             )
+            if self.cfg.min_coverage is not None:
+                if (text := await asyncio.to_thread(self._fidelity.check)) is not None:
+                    self.say(f"ALERT fidelity: {text}", "bold red")
 
     def verdict_of(self, plan_run: str) -> Verdict | None:
         """The verdict recorded for a plan run in this process (None if it was not checked here)."""
