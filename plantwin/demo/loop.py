@@ -424,9 +424,11 @@ class Demo:
                 f"{'connected' if s.connected else 'DISCONNECTED'}  produced {s.produced}  "
                 f"scrapped {s.scrapped}  values {s.values}{rel}"
             )
-            if self.cfg.min_coverage is not None:
-                if (text := await asyncio.to_thread(self._fidelity.check)) is not None:
-                    self.say(f"ALERT fidelity: {text}", "bold red")
+            text = (
+                await asyncio.to_thread(self._fidelity.check) if self.cfg.min_coverage is not None else None
+            )
+            if text is not None:
+                self.say(f"ALERT fidelity: {text}", "bold red")
 
     def verdict_of(self, plan_run: str) -> Verdict | None:
         """The verdict recorded for a plan run in this process (None if it was not checked here)."""
