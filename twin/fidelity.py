@@ -99,14 +99,12 @@ def _cum_sim(ops: pd.DataFrame, times: np.ndarray, reps: Sequence[int]) -> np.nd
     working part of each operation (after its setup and fixed batch time)."""
     out = np.zeros((len(reps), len(times)))
     index = {r: i for i, r in enumerate(reps)}
-    for rep, group in ops.groupby("replication"):
-        i = index[int(rep)]
-        s = (group["start"] + group["setup"] + group["batch"]).to_numpy()[:, None]
-        e = group["end"].to_numpy()[:, None]
-        g = group["good"].to_numpy()[:, None]
-        span = np.maximum(e - s, 1e-9)
-        frac = np.clip((times[None, :] - s) / span, 0.0, 1.0)
-        out[i] = (g * frac).sum(axis=0)
+    rows = np.array([index[int(r)] for r in ops["replication"]], dtype=int)
+    s = (ops["start"] + ops["setup"] + ops["batch"]).to_numpy(dtype=float)[:, None]
+    e = ops["end"].to_numpy(dtype=float)[:, None]
+    g = ops["good"].to_numpy(dtype=float)[:, None]
+    frac = np.clip((times[None, :] - s) / np.maximum(e - s, 1e-9), 0.0, 1.0)
+    np.add.at(out, rows, g * frac)
     return out
 
 
