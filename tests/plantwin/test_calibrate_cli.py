@@ -95,3 +95,23 @@ def test_fidelity_json_lists_scores_and_keeps_them(one_day: tuple[Path, str], tm
         kept = store.sql("SELECT id, parent, kpis FROM runs WHERE kind = 'fidelity'")
     assert list(kept["parent"]) == [sim["run_id"]] and list(kept["id"]) == [s["run_id"]]
     assert json.loads(kept["kpis"].iloc[0])["coverage"] == pytest.approx(s["coverage"]["value"])
+
+
+def test_the_service_hook_scores_when_due_and_alerts_below_policy(
+    one_day: tuple[Path, str], tmp_path: Path
+) -> None:
+    from plantwin.scoring import FidelityWatch
+
+    plant_path, db_src = one_day
+    db = tmp_path / "h.duckdb"
+    db.write_bytes(Path(db_src).read_bytes())
+    cli_json("simulate", str(plant_path), "--replications", "8", "--seed", "3", "--db", str(db))
+    with HistoryStore(db) as store:
+        strict = FidelityWatch(store, minimum=1.01)  # no prediction can cover 101 %
+        text = strict.check()
+        assert text is not None and "policy 101%" in text and "plantwin calibrate" in text
+        assert strict.check() is None  # the floor has not moved on: not due again
+        lenient = FidelityWatch(store, minimum=0.0)
+        assert lenient.check() is None
+        kept = store.sql("SELECT count(*) AS n FROM runs WHERE kind = 'fidelity'")["n"].iloc[0]
+    assert kept == 2
