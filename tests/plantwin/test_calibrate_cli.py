@@ -67,10 +67,14 @@ def test_user_mistakes(one_day: tuple[Path, str], tmp_path: Path) -> None:
     _fails(
         ["calibrate", str(plant_path), "--db", str(tmp_path / "none.duckdb"), "--out", out], "no history yet"
     )
-    _fails(["calibrate", str(plant_path), "--db", db, "--out", out, "--since", "yesterday"],
-           "--since: expected an ISO datetime or plant seconds, got 'yesterday'")  # fmt: skip
-    _fails(["calibrate", str(plant_path), "--db", db, "--out", out, "--since", "500", "--until", "100"],
-           "is not after --since")  # fmt: skip
+    _fails(
+        ["calibrate", str(plant_path), "--db", db, "--out", out, "--since", "yesterday"],
+        "--since: expected an ISO datetime or plant seconds, got 'yesterday'",
+    )
+    _fails(
+        ["calibrate", str(plant_path), "--db", db, "--out", out, "--since", "500", "--until", "100"],
+        "is not after --since",
+    )
     _fails(
         ["calibrate", str(plant_path), "--db", db, "--out", out, "--since", "9e9"],
         "no actuals from the floor",

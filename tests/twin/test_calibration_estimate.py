@@ -26,7 +26,7 @@ def _rng(seed: int = 7) -> np.random.Generator:
                 math.log(70) - 0.5 * math.log1p(0.3**2), math.sqrt(math.log1p(0.3**2)), n
             ),
             70.0,
-        ),  # fmt: skip
+        ),
         ("normal", lambda g, n: g.normal(60.0, 5.0, n), 60.0),
         ("triangular", lambda g, n: g.triangular(20.0, 25.0, 35.0, n), 80.0 / 3),
     ],

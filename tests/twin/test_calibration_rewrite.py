@@ -25,9 +25,13 @@ list:
 def test_values_are_replaced_in_their_spans_and_keys_added_in_the_mapping_style() -> None:
     out = rewrite_values(
         TEXT,
-        {("a", "b"): 5.5, ("a", "c", "d"): {"lognormal": {"mean": 84.1, "cv": 0.15}}, ("list", 0, "w"): 0.9,
-         ("list", 1, "w"): "3.5h"},
-    )  # fmt: skip
+        {
+            ("a", "b"): 5.5,
+            ("a", "c", "d"): {"lognormal": {"mean": 84.1, "cv": 0.15}},
+            ("list", 0, "w"): 0.9,
+            ("list", 1, "w"): "3.5h",
+        },
+    )
     assert out.splitlines()[0] == "# a comment that stays"
     assert "  b: 5.5          # trailing comment" in out
     assert "  c: {d: {lognormal: {mean: 84.1, cv: 0.15}}, e: [1, 2]}" in out
@@ -65,10 +69,12 @@ def test_a_rewritten_demo_plant_loads_with_the_new_values() -> None:
     assert path is not None
     out = rewrite_values(
         path.read_text(),
-        {("products", 0, "routing", 1, "time"): {"lognormal": {"mean": 84.0, "cv": 0.15}},
-         ("products", 0, "routing", 0, "yield"): 0.95,
-         ("lines", 0, "stations", 1, "failures", "mtbf"): {"exponential": "3.5h"}},
-    )  # fmt: skip
+        {
+            ("products", 0, "routing", 1, "time"): {"lognormal": {"mean": 84.0, "cv": 0.15}},
+            ("products", 0, "routing", 0, "yield"): 0.95,
+            ("lines", 0, "stations", 1, "failures", "mtbf"): {"exponential": "3.5h"},
+        },
+    )
     plant, _ = plant_from_text(out, "rewritten")
     assert plant.products[0].routing[1].time.mean == 84.0
     assert plant.products[0].routing[0].yield_ == 0.95

@@ -82,8 +82,13 @@ def test_score_puts_stations_with_several_machines_over_all_products() -> None:
         {"replication": [0], "order_id": ["o"], "due": [1e9], "completion": [5.0], "on_time": [True]}
     )
     s = score(
-        sim_ops=sim, sim_orders=orders, actual_units=act, actual_completion={"o": 7.0},
-        start=0.0, end=36000.0, shared=frozenset({"s"}),
-    )  # fmt: skip
+        sim_ops=sim,
+        sim_orders=orders,
+        actual_units=act,
+        actual_completion={"o": 7.0},
+        start=0.0,
+        end=36000.0,
+        shared=frozenset({"s"}),
+    )
     assert set(s.by_station_product) == {("s", "*")}
     assert s.completion_bias == 2.0 and s.brier == 0.0

@@ -9,6 +9,7 @@ mapping (`{id: mill, time: 70}`) and as a block value. A key the file does not h
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ import yaml
 
 Path = tuple[str | int, ...]
 _DURATION = re.compile(r"^\d+(\.\d+)?(s|m|h|d|w)$")
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./+-]*$")
+_KEYWORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
 
 
 def render(value: Any) -> str:
@@ -31,9 +34,8 @@ def render(value: Any) -> str:
             raise ValueError(f"cannot write {value!r} into a plant file")
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if isinstance(value, str):
-        plain = bool(value) and all(c.isalnum() or c in "-_./:+" for c in value) and not value[0].isdigit()
-        plain = plain or bool(_DURATION.match(value))
-        return value if plain else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        plain = bool(_PLAIN.match(value)) and value.lower() not in _KEYWORDS
+        return value if plain or _DURATION.match(value) else json.dumps(value)  # JSON strings are YAML
     if isinstance(value, list | tuple):
         return "[" + ", ".join(render(v) for v in value) + "]"
     if isinstance(value, Mapping):
