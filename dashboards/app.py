@@ -21,13 +21,13 @@ from flask import Response, request
 
 from dashboards.components import DashboardConfig, PageContext
 from dashboards.jobs import JobRunner
-from dashboards.pages import dispatch, floor, history, plan_vs_actual, quality, whatif
+from dashboards.pages import dispatch, fidelity, floor, history, plan_vs_actual, quality, whatif
 from dashboards.services import DashboardServices
 
 BOOTSTRAP_CSS_URL = "/_plantwin/static/bootstrap.min.css"
 """Bootstrap 5.3 served from the bootstrap-flask wheel: the dashboard works with no internet access."""
 
-PAGES: tuple[ModuleType, ...] = (floor, plan_vs_actual, whatif, dispatch, quality, history)
+PAGES: tuple[ModuleType, ...] = (floor, plan_vs_actual, whatif, dispatch, quality, fidelity, history)
 """In navigation order; each has PATH, TITLE, layout(cfg, services=None) and register(app, ctx)."""
 
 

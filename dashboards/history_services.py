@@ -7,6 +7,7 @@ aggregation runs there, in DuckDB, and only the result comes back. No SQL here.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from datetime import datetime
@@ -26,6 +27,7 @@ from dashboards.services import (
 )
 from twin.errors import HistoryError, PlantwinError
 from twin.history import HistoryStore
+from twin.history import fidelity as fidelity_reads
 from twin.history.buckets import shift_windows
 from twin.history.verdicts import VerdictRecord, find_verdict
 from twin.live import LiveState
@@ -277,6 +279,45 @@ class HistoryServices:
         for r in kpis.itertuples(index=False):
             rows.append({"item": r.kpi, "a": _num(r.a, r.low_a, r.high_a), "b": _num(r.b, r.low_b, r.high_b)})
         return pd.DataFrame(rows, columns=["item", "a", "b"])
+
+    # ---- fidelity ----
+    def fidelity_scores(self) -> pd.DataFrame:
+        df = fidelity_reads.fidelity_history(self.store)
+        rows = []
+        for r in df.itertuples(index=False):
+            k = json.loads(r.kpis) if isinstance(r.kpis, str) else (r.kpis or {})
+
+            def num(name: str, scale: float = 1.0, k: dict = k) -> float:
+                v = k.get(name)
+                return float(v) / scale if isinstance(v, int | float) else math.nan
+
+            rows.append(
+                {
+                    "created": r.created_at,
+                    "run_id": r.id,
+                    "simulation": r.parent,
+                    "coverage": num("coverage"),
+                    "cells": int(k.get("coverage_cells") or 0),
+                    "bias_h": num("completion_bias_s", 3600.0),
+                    "mae_h": num("completion_mae_s", 3600.0),
+                    "brier": num("brier"),
+                }
+            )
+        cols = ["created", "run_id", "simulation", "coverage", "cells", "bias_h", "mae_h", "brier"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def fidelity_misses(self, run_id: str) -> pd.DataFrame:
+        df = fidelity_reads.fidelity_details(self.store, run_id)
+        keys = df["name"].str.removeprefix("coverage[").str.removesuffix("]").str.split("/", n=1)
+        out = pd.DataFrame(
+            {
+                "station": [k[0] for k in keys],
+                "product": [k[1] if len(k) > 1 else "" for k in keys],
+                "coverage": df["mean"].astype(float),
+                "cells": df["n"].astype(int),
+            }
+        )
+        return out.sort_values(["coverage", "station"]).reset_index(drop=True)
 
 
 def _num(v: float, low: float, high: float) -> str:

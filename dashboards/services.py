@@ -216,6 +216,16 @@ class DashboardServices(Protocol):
         """Two runs side by side. Columns: item, a, b (values as text, for display)."""
         ...
 
+    def fidelity_scores(self) -> pd.DataFrame:
+        """Recorded accuracy scores, oldest first. Columns: created, run_id, simulation, coverage,
+        cells, bias_h, mae_h, brier (NaN where undefined)."""
+        ...
+
+    def fidelity_misses(self, run_id: str) -> pd.DataFrame:
+        """Coverage per station and product of one score, lowest first. Columns: station, product,
+        coverage, cells."""
+        ...
+
 
 def run_kpis_text(kpis: dict[str, Any]) -> str:
     """A short 'name=value' summary of a run's KPIs for a table cell."""

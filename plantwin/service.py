@@ -23,6 +23,7 @@ from rich.console import Console
 
 from plantwin.planning import Planning, plan_book
 from plantwin.recording import record_plan, record_verdict, start_sync_session, started_by
+from plantwin.scoring import FidelityWatch
 from plantwin.workers import process_pool
 from sim import check
 from sync.client import SyncClient
@@ -97,6 +98,8 @@ class DashboardConfig(_Strict):
 class PolicyConfig(_Strict):
     min_on_time: float = Field(0.9, ge=0.0, le=1.0)
     service_level: float | None = Field(None, ge=0.0, le=1.0)
+    min_coverage: float | None = Field(0.6, ge=0.0, le=1.0)
+    """Alert when the twin's prediction covers less of the actual output than this (None: never)."""
 
 
 class ServeConfig(_Strict):
@@ -246,6 +249,7 @@ class Service:
         self.stop = asyncio.Event()
         self.client: SyncClient | None = None
         self.alerts: list[dict[str, Any]] = []
+        self._fidelity: FidelityWatch | None = None
         self.rechecks = 0
         self._executor: cf.Executor | None = None
         self._receiver = JobOrderClient.for_plant(plant, comment="plantwin serve")
@@ -406,6 +410,10 @@ class Service:
             )
         if not alerts:
             self.say(f"re-check of {plan_run}: every order at or above {self.cfg.policy.min_on_time:.0%}")
+        if self.cfg.policy.min_coverage is not None:
+            watch = self._fidelity = self._fidelity or FidelityWatch(self.store, self.cfg.policy.min_coverage)
+            if (text := await asyncio.to_thread(watch.check)) is not None:
+                self.say(f"ALERT fidelity: {text}", "bold red")
         return alerts
 
     async def _live_with_jobs(self, schedule: Schedule) -> LiveState:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import simpy
@@ -388,6 +388,22 @@ class PlantModel:
     def wip_area(self, until: float) -> float:
         """Integral of the number of orders in the plant over [start, until]."""
         return self._wip_area + self.wip * (until - self._wip_t)
+
+    def scale_processing(self, product: str, operation: str, factor: Callable[[float], float]) -> None:
+        """Multiply the drawn processing times of one operation by `factor(env.now)` from now on
+        (a floor whose cycle times drift; the twin's own runs never call this).
+
+        Raises:
+            KeyError: no such product or operation.
+        """
+        infos = {info.id: info for info in self._ops[product]}
+        info = infos[operation]
+        env = self.env
+
+        def scaled(base: Callable[[], float]) -> Callable[[], float]:
+            return lambda: base() * factor(env.now)
+
+        info.samplers = {s: scaled(f) for s, f in info.samplers.items()}
 
     def run(self, until: float | None = None) -> None:
         """Run to `until`, or until no event is left (every order done or stuck)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import webbrowser
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -17,6 +18,7 @@ from plantwin.demo.loop import Demo, dashboard_dispatcher
 from plantwin.recording import DbOption, history_path
 from plantwin.signals import keep_signal_handlers
 from plantwin.web import DashboardThread, services_for
+from twin.drift import parse_drift
 from twin.errors import InputError, Issue
 from twin.history import HistoryStore
 from twin.history.publisher import SnapshotPublisher
@@ -38,6 +40,12 @@ def demo(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Start the week again: move the history aside, reset the plant.")
     ] = False,
+    drift: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Run a drifting floor: PRODUCT.OPERATION=RATE%/day, e.g. PUMP-S.mill=+2%/day (repeatable)."
+        ),
+    ] = None,
     db: DbOption = None,
     port: Annotated[int, typer.Option(help="Dashboard port (on 127.0.0.1).", min=0, max=65535)] = 8050,
     rush_after: Annotated[
@@ -62,6 +70,8 @@ def demo(
     # asyncua warns about every anonymous, unsigned session: expected on 127.0.0.1
     quiet_asyncua()
     plant, path, _ = open_plant(cfg.plant)
+    if drift:
+        cfg = replace(cfg, drifts=tuple(parse_drift(d, plant) for d in drift))
     book = open_orders(plant, path, None)
     if not book:
         raise InputError(Issue("the demo plant ships no order book", str(path)))

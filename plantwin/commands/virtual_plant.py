@@ -17,13 +17,28 @@ from plantwin import args
 from plantwin.common import err_console, open_orders, open_plant, report_errors
 from sync.security import Credentials
 from sync.virtual.server import ServerSecurity, VirtualPlant
+from twin.drift import parse_drift
 from twin.errors import InputError, Issue
 from twin.orders import Order, generate_orders
 from twin.plant import Plant
+from twin.structure import structure_differences
 
 
 def register(app: typer.Typer) -> None:
     app.command("virtual-plant")(virtual_plant)
+
+
+def open_truth(plant: Plant, truth: str) -> Plant:
+    """The truth plant file, checked to be the same floor as `plant`.
+
+    Raises:
+        InputError: the file does not load, or differs in stations, machines, products or routings.
+    """
+    model, path, _ = open_plant(truth, warn=False)
+    diff = structure_differences(plant, model)
+    if diff:
+        raise InputError([Issue(f"not the same floor as plant {plant.name}: {d}", str(path)) for d in diff])
+    return model
 
 
 def _feed(plant: Plant, book: list[Order] | None, hours: float, seed: int) -> list[Order]:
@@ -60,6 +75,17 @@ def virtual_plant(
     ] = None,
     cert: Annotated[Path | None, typer.Option(help="Server certificate (DER or PEM) for --security.")] = None,
     key: Annotated[Path | None, typer.Option(help="Server private key (PEM) for --security.")] = None,
+    truth: Annotated[
+        str | None,
+        typer.Option(
+            help="Plant file the floor runs instead (same stations, machines, products and operations; "
+            "other times, failures, yields, setups). Tags and address space stay PLANT's."
+        ),
+    ] = None,
+    drift: Annotated[
+        list[str] | None,
+        typer.Option(help="Let a processing time drift: PRODUCT.OPERATION=RATE%/day (repeatable)."),
+    ] = None,
 ) -> None:
     """Run a virtual plant: an OPC UA server with the plant's tags, driven by a simulation at --speed."""
     args.port("--port", port, any_free=True)
@@ -69,6 +95,8 @@ def virtual_plant(
     args.seed("--seed", seed)
     args.port_free("--port", host, port)
     model, path, _ = open_plant(plant)
+    floor_plant = open_truth(model, truth) if truth is not None else None
+    drifts = [parse_drift(d, floor_plant or model) for d in drift or ()]
     users = None
     if user is not None:
         if password_file is None or not password_file.is_file():
@@ -95,6 +123,8 @@ def virtual_plant(
         users=users,
         state_path=state,
         feed=work,
+        truth=floor_plant,
+        drifts=drifts,
     )
     try:
         asyncio.run(_serve(vp, duration))

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from plantwin.service import parse_seconds
+from twin.drift import Drift
 from twin.errors import InputError, Issue
 from twin.verdict import AcceptancePolicy
 
@@ -69,4 +70,8 @@ class DemoConfig:
     many plant seconds (and this is the re-planner's frozen horizon)."""
     status_every: float = 5.0
     rush: RushSpec | None = field(default_factory=RushSpec)
+    drifts: tuple[Drift, ...] = ()
+    min_coverage: float | None = 0.6
+    """Alert when the prediction covers less of the actual output than this (see docs/fidelity.md)."""
+    """Processing times of the virtual floor that drift (`--drift`); none: the floor is the model."""
     open_browser: bool = True

@@ -36,6 +36,7 @@ from plantwin.recording import (
     record_verdict,
     started_by,
 )
+from plantwin.scoring import FidelityWatch
 from plantwin.service import plant_clock
 from plantwin.workers import process_pool
 from sim import replicate
@@ -101,6 +102,7 @@ class Demo:
         self._rush_now = asyncio.Event()
         self._rush_pending = cfg.rush is not None
         """True until the scripted rush order has been played (or cannot be: nothing dispatched)."""
+        self._fidelity = FidelityWatch(store, cfg.min_coverage if cfg.min_coverage is not None else 0.0)
 
     # ---- output ----
     def say(self, text: str, style: str = "") -> None:
@@ -144,6 +146,7 @@ class Demo:
             seed=cfg.seed,
             state_path=state_file,
             shelf=sdir / "opcua-shelf",
+            drifts=cfg.drifts,
         )
         started = time.monotonic()
         try:
@@ -427,6 +430,11 @@ class Demo:
                 f"{'connected' if s.connected else 'DISCONNECTED'}  produced {s.produced}  "
                 f"scrapped {s.scrapped}  values {s.values}{rel}"
             )
+            text = (
+                await asyncio.to_thread(self._fidelity.check) if self.cfg.min_coverage is not None else None
+            )
+            if text is not None:
+                self.say(f"ALERT fidelity: {text}", "bold red")
 
     # ---- shutdown ----
     async def _shutdown(self) -> dict[str, Any]:

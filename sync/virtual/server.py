@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,10 +51,12 @@ from sync.virtual.groundtruth import floor_state
 from sync.virtual.receiver import JobReceiver
 from sync.virtual.responses import ResponseLedger
 from sync.virtual.simfloor import Record, SimFloor
+from twin.drift import Drift
 from twin.live import LiveState
 from twin.live_json import live_from_json, live_to_json
 from twin.orders import Order
 from twin.plant import Plant
+from twin.structure import structure_differences
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,25 @@ _INITIAL = {
 }
 
 
+def tag_writes(rec: Record, floor: SimFloor) -> list[tuple[str, Any]]:
+    """The station tags (name, value) one floor record changes: the virtual plant's contract
+    between its floor and its address space (the offline recorder uses the same)."""
+    station, kind = rec["station"], rec["kind"]
+    if kind == "state":
+        return [("state", str(rec["state"]))]
+    if kind == "produced":
+        return [("good_count", floor.good[station])]
+    if kind == "scrapped":
+        return [("reject_count", floor.reject[station])]
+    if kind == "order_started":
+        return [("current_order", rec["order_id"]), ("current_operation", rec["operation"])]
+    if kind == "cycle":
+        return [("cycle_time", float(rec["value"]))]
+    if kind == "process_value":
+        return [(f"pv:{rec['name']}", float(rec["value"]))]
+    return []
+
+
 class VirtualPlant:
     """An OPC UA server on `host:port` (0: a free port) presenting `plant`, run at `speed`x."""
 
@@ -122,11 +144,18 @@ class VirtualPlant:
         feed: list[Order] | None = None,
         tick: float = 0.02,
         shelf: Path | None = None,
+        truth: Plant | None = None,
+        drifts: Sequence[Drift] = (),
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
+        if truth is not None and (diff := structure_differences(plant, truth)):
+            raise ValueError("the truth is not the same floor as the plant: " + "; ".join(diff))
         self.plant = plant
         self._plant_hash = plant.content_hash()
+        self.truth = truth if truth is not None else plant
+        """What the floor runs: `plant` itself, or a truth file with other parameters."""
+        self.drifts = tuple(drifts)
         self.host, self.port, self.speed, self.tick = host, port, speed, tick
         self._security, self._users = security, users
         self._state_path = state_path
@@ -172,12 +201,13 @@ class VirtualPlant:
         self.env = simpy.Environment(initial_time=start_time)
         resume = self._resume_state()
         self.floor = SimFloor(
-            self.plant,
+            self.truth,
             self.env,
             seed=self._seed,
             observer=self._observe,
             initial_counts=counts,
             resume=resume,
+            drifts=self.drifts,
         )
         self.receiver = JobReceiver(self.plant, self.floor, self.jobs)
         self.responses = ResponseLedger(self.plant, self.floor.model, self.jobs, stamp=self._stamp)
@@ -391,28 +421,14 @@ class VirtualPlant:
         """Floor record -> pending tag writes (flushed after each step of the clock)."""
         assert self.floor is not None
         station, kind, t = rec["station"], rec["kind"], rec["time"]
-
-        def put(tag: str, value: Any) -> None:
+        if kind == "order_started":
+            self.jobs.running(rec["job_id"])
+        elif kind == "order_finished":
+            self.jobs.ended(rec["job_id"])
+        for tag, value in tag_writes(rec, self.floor):
             node = self._nodes.get((station, tag))
             if node is not None:
                 self._pending.append((node, value, _TYPES.get(tag, ua.VariantType.Double), t))
-
-        if kind == "state":
-            put("state", str(rec["state"]))
-        elif kind == "produced":
-            put("good_count", self.floor.good[station])
-        elif kind == "scrapped":
-            put("reject_count", self.floor.reject[station])
-        elif kind == "order_started":
-            self.jobs.running(rec["job_id"])
-            put("current_order", rec["order_id"])
-            put("current_operation", rec["operation"])
-        elif kind == "order_finished":
-            self.jobs.ended(rec["job_id"])
-        elif kind == "cycle":
-            put("cycle_time", float(rec["value"]))
-        elif kind == "process_value":
-            put(f"pv:{rec['name']}", float(rec["value"]))
 
     async def _run(self) -> None:
         assert self.env is not None

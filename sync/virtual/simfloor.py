@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import simpy
 
 from sim.model import PlantModel
 from sync.joborders import Job
+from twin.drift import Drift
 from twin.live import LiveState, StationLive
 from twin.orders import Order
 from twin.plant import Plant, ProcessValue
@@ -83,6 +84,7 @@ class SimFloor:
         observer: Callable[[Record], None],
         initial_counts: dict[str, tuple[int, int]] | None = None,
         resume: LiveState | None = None,
+        drifts: Sequence[Drift] = (),
     ) -> None:
         self.plant = plant
         self.env = env
@@ -116,6 +118,8 @@ class SimFloor:
         self.on_sim_record: Callable[[dict[str, Any]], None] | None = None
         """Sees every record of the simulator first (the job responses are built from them)."""
         self.model = PlantModel(plant, env, seed=seed, live=live, observer=self._on_record)
+        for d in drifts:
+            self.model.scale_processing(d.product, d.operation, d.factor)
 
     def submit(self, job: Job) -> None:
         """Release the job's order (if new) and plan the operation on its machine."""

@@ -46,7 +46,16 @@ def test_record_run_rejects_unknown_kind_and_parent(store):
     with pytest.raises(HistoryError, match="no run"):
         store.record_run("plan", started_by="me", parent="plan-missing")
     assert store.list_runs().empty
-    assert set(RUN_KINDS) == {"plan", "simulation", "scenario", "verdict", "dispatch", "sync", "demo"}
+    assert set(RUN_KINDS) == {
+        "plan",
+        "simulation",
+        "scenario",
+        "verdict",
+        "dispatch",
+        "sync",
+        "demo",
+        "fidelity",
+    }
 
 
 def test_resolve_run_by_prefix_and_ambiguity(store):

@@ -18,7 +18,7 @@ from twin.errors import HistoryError
 from twin.orders import Order, book_hash
 from twin.timeutil import parse_duration, to_seconds
 
-RUN_KINDS = ("plan", "simulation", "scenario", "verdict", "dispatch", "sync", "demo")
+RUN_KINDS = ("plan", "simulation", "scenario", "verdict", "dispatch", "sync", "demo", "fidelity")
 
 
 def jsonable(value: Any) -> Any:
