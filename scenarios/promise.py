@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -97,8 +98,11 @@ def promise(
     policy: AcceptancePolicy | None = None,
     engine: Engine | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> PromiseResult:
     """The earliest due time (plant seconds) that `quantity` of `product` can be promised at.
+
+    Every candidate's replications run on `executor` (None: the simulator's own local pool).
 
     Raises:
         InputError: unknown product, a quantity below 1, a confidence outside (0, 1].
@@ -125,7 +129,7 @@ def promise(
 
     tick("planning the current book")
     base = engine.plan(plant, book, settings, seed=seed, hint=None)
-    base_on_time = _on_time(engine, plant, book, base, settings, replications, seed, policy)
+    base_on_time = _on_time(engine, plant, book, base, settings, replications, seed, policy, executor)
     base_ok = {oid for oid, p in base_on_time.items() if p >= policy.min_on_time}
     tried: dict[float, Candidate] = {}
 
@@ -141,7 +145,7 @@ def promise(
             plan = engine.replan(plant, base.schedule, full, [new], LiveState.empty(now), settings)
         else:
             plan = engine.plan(plant, full, settings, seed=seed, hint=None)
-        on_time = _on_time(engine, plant, full, plan, settings, replications, seed, policy)
+        on_time = _on_time(engine, plant, full, plan, settings, replications, seed, policy, executor)
         p = on_time.get(PROMISE_ID, 0.0)
         low, high = wilson_interval(round(p * replications), replications)
         planned = plan.schedule.completion().get(PROMISE_ID) if plan.schedule is not None else None
@@ -224,10 +228,11 @@ def _on_time(
     replications: int,
     seed: int,
     policy: AcceptancePolicy,
+    executor: Executor | None = None,
 ) -> dict[str, float]:
     out = engine.simulate(
         plant, orders, plan.schedule, rule=settings.rule, until=None, replications=replications, seed=seed,
-        policy=policy,
+        policy=policy, executor=executor,
     )  # fmt: skip
     if out.verdict is not None:
         return {o.order_id: o.on_time_probability for o in out.verdict.orders}

@@ -17,6 +17,7 @@ from plantwin.demo.serve import ServeConfig, Service, load_serve_config, serve_d
 from plantwin.demo.signals import keep_signal_handlers
 from plantwin.demo.web import DashboardThread, services_for
 from plantwin.recording import history_path
+from plantwin.replications import ExecutorOption, WorkersOption, open_executor
 from twin.errors import InputError, Issue
 from twin.history import HistoryStore
 from twin.history.publisher import SnapshotPublisher
@@ -35,6 +36,8 @@ def serve(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the session's KPIs as JSON at the end.")
     ] = False,
+    executor: ExecutorOption = "local",
+    workers: WorkersOption = 2,
 ) -> None:
     """Keep a real plant's twin: sync from OPC UA, history, dashboard, planner, periodic re-check."""
     cfg = load_serve_config(config)
@@ -56,8 +59,11 @@ def serve(
     db.parent.mkdir(parents=True, exist_ok=True)
     store = HistoryStore(db)
     try:
-        with SnapshotPublisher(store, every=30.0):  # what other processes read while this one holds the file
-            kpis = asyncio.run(_run(cfg, plant, book, store, console, seconds, users))
+        with (
+            open_executor(executor, workers) as pool,
+            SnapshotPublisher(store, every=30.0),  # what other processes read while this one holds the file
+        ):
+            kpis = asyncio.run(_run(cfg, plant, book, store, console, seconds, users, pool.executor))
     finally:
         store.close()
     if json_out:
@@ -72,8 +78,9 @@ async def _run(
     console: Console,
     duration: float | None,
     users: dict[str, str],
+    executor: Any = None,
 ) -> dict[str, Any]:
-    service = Service(cfg, plant, book, store, console)
+    service = Service(cfg, plant, book, store, console, executor)
     loop = asyncio.get_running_loop()
     keep_signal_handlers(loop, service.stop.set)
     services = services_for(store, plant, service.live, serve_dispatcher(service, lambda: services, loop))

@@ -18,8 +18,17 @@ from plantwin.recording import (
     record_verdict,
     report_recorded,
 )
+from plantwin.replications import (
+    ExecutorOption,
+    MaxReplicationsOption,
+    PrecisionOption,
+    WorkersOption,
+    open_executor,
+    parse_precision,
+)
 from sim import RULES, Replications, replicate
 from sim.check import judge
+from sim.run import UnknownKPIError
 from twin.errors import InputError, Issue
 from twin.loader import load_schedule
 from twin.stats import Estimate
@@ -76,6 +85,10 @@ def simulate_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     db: DbOption = None,
     no_history: NoHistoryOption = False,
+    executor: ExecutorOption = "local",
+    workers: WorkersOption = 2,
+    precision: PrecisionOption = None,
+    max_replications: MaxReplicationsOption = 200,
 ) -> None:
     """Simulate a plant: a progress bar over replications, then KPIs with 95% confidence intervals."""
     if schedule is not None and rule is not None:
@@ -98,8 +111,10 @@ def simulate_cmd(
             Issue("orders come from the plant's order stream: give --until (e.g. 7d)", "--until")
         )
     plan = load_schedule(schedule) if schedule is not None else None
+    stop = parse_precision(precision, max_replications, replications)
 
-    with Progress(
+    many = replications > 1 or stop is not None
+    with open_executor(executor, workers if many else 1) as pool, Progress(
         TextColumn("simulating"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -122,7 +137,12 @@ def simulate_cmd(
                 replications=replications,
                 seed=seed,
                 progress=progress,
+                executor=pool.executor,
+                target=stop.target if stop is not None else None,
+                max_replications=stop.max_replications if stop is not None else max_replications,
             )
+        except UnknownKPIError as exc:
+            raise InputError(Issue(str(exc), "--precision")) from None
         except ValueError as exc:
             raise InputError(Issue(str(exc), schedule or str(path))) from None
 
@@ -134,6 +154,8 @@ def simulate_cmd(
         "until": horizon,
         "replications": reps.n,
         "seed": seed,
+        "executor": pool.name,
+        "precision": stop.report(reps) if stop is not None else None,
         "replication_seeds": list(reps.seeds),
         "kpis": {k: _estimate_dict(e, reps.values(k)) for k, e in reps.kpis.items()},
     }

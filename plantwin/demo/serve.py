@@ -207,9 +207,12 @@ class Service:
     """The serve loop: sync, dashboard actions, the optional start plan, and the periodic re-check."""
 
     def __init__(
-        self, cfg: ServeConfig, plant: Plant, book: list[Order] | None, store: HistoryStore, console: Console
-    ) -> None:
+        self, cfg: ServeConfig, plant: Plant, book: list[Order] | None, store: HistoryStore, console: Console,
+        executor: cf.Executor | None = None,
+    ) -> None:  # fmt: skip
+        """`executor`: where re-plans and checks replicate (the caller's, left open); None: 2 local processes."""
         self.cfg, self.plant, self.book, self.store, self.console = cfg, plant, book, store, console
+        self._given = executor
         self.stop = asyncio.Event()
         self.client: SyncClient | None = None
         self.alerts: list[dict[str, Any]] = []
@@ -234,7 +237,7 @@ class Service:
             params={"endpoint": self.cfg.opcua.endpoint, "service": "serve"},
             status="running",
         )
-        self._executor = process_pool(2)
+        self._executor = self._given or process_pool(2)
         self.client = SyncClient(
             self.plant, self.cfg.opcua.endpoint, sink=self.store, security=sec, credentials=credentials
         )
@@ -258,7 +261,8 @@ class Service:
         finally:
             if self.client is not None:
                 await self.client.disconnect()
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            if self._given is None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
             s = self.client.status(0.0)
             kpis = {
                 "values": s.values,
