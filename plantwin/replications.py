@@ -65,8 +65,13 @@ class Opened:
 
 
 @contextmanager
-def open_executor(spec: str = "local", workers: int = 2) -> Iterator[Opened]:
+def open_executor(spec: str = "local", workers: int = 2, start: str = "fork") -> Iterator[Opened]:
     """The executor `--executor spec --workers N` names, closed on exit.
+
+    Local workers are forked (`start`), as the simulator's own pool does: a command forks
+    before any thread of its own would be copied, and a forked worker starts at once where a
+    spawned one first imports the simulator (seconds on a busy machine, per command). A
+    service with threads (OPC UA loop, dashboard) passes start="spawn".
 
     Raises:
         InputError: an address that is neither 'local' nor tcp://HOST:PORT, fewer than 1 worker,
@@ -81,7 +86,7 @@ def open_executor(spec: str = "local", workers: int = 2) -> Iterator[Opened]:
         if workers == 1:
             yield Opened(SerialExecutor(), "in this process")
             return
-        pool = process_pool(workers)
+        pool = process_pool(workers, start)
         try:
             yield Opened(pool, f"local processes ({workers})")
         finally:  # queued replications are dropped on an error or Ctrl-C; running ones end, no process left
@@ -189,7 +194,7 @@ def parse_precision(text: str | None, max_replications: int, minimum: int) -> Pr
     kpi, value = kpi.strip(), value.strip()
     if not sep or not kpi or not value:
         raise InputError(
-            Issue(f"expected KPI=HALF_WIDTH (e.g. on_time_rate=2%, makespan=30m), got {text!r}", "--precision")
+            Issue(f"expected KPI=HALF_WIDTH (e.g. on_time_rate=2%, makespan=1h), got {text!r}", "--precision")
         )
     try:
         if value.endswith("%"):

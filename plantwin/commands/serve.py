@@ -60,7 +60,7 @@ def serve(
     store = HistoryStore(db)
     try:
         with (
-            open_executor(executor, workers) as pool,
+            open_executor(executor, workers, start="spawn") as pool,  # threads: OPC UA, dashboard
             SnapshotPublisher(store, every=30.0),  # what other processes read while this one holds the file
         ):
             kpis = asyncio.run(_run(cfg, plant, book, store, console, seconds, users, pool.executor))

@@ -114,14 +114,17 @@ def simulate_cmd(
     stop = parse_precision(precision, max_replications, replications)
 
     many = replications > 1 or stop is not None
-    with open_executor(executor, workers if many else 1) as pool, Progress(
-        TextColumn("simulating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    with (
+        open_executor(executor, workers if many else 1) as pool,
+        Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar,
+    ):
         task = bar.add_task("replications", total=replications)
 
         def progress(done: int, total: int) -> None:

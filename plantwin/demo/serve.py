@@ -210,7 +210,7 @@ class Service:
         self, cfg: ServeConfig, plant: Plant, book: list[Order] | None, store: HistoryStore, console: Console,
         executor: cf.Executor | None = None,
     ) -> None:  # fmt: skip
-        """`executor`: where re-plans and checks replicate (the caller's, left open); None: 2 local processes."""
+        """`executor`: where checks replicate (the caller's, left open); None: 2 local processes."""
         self.cfg, self.plant, self.book, self.store, self.console = cfg, plant, book, store, console
         self._given = executor
         self.stop = asyncio.Event()
