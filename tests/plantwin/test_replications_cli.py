@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from scipy import stats
@@ -16,6 +19,13 @@ from tests.support import free_port
 from twin.errors import InputError
 
 runner = CliRunner()
+SCENARIO = """
+name: flow-executor
+description: f2 twice as fast
+base: {plant: flowline, generate: 30m, until: 30m}
+judge: {replications: 3, seed: 2, planner: {mode: rule, rule: FIFO}}
+changes: [{type: cycle_time, station: f2, factor: 0.5}]
+"""
 BASE = ["simulate", "tandem3", "--until", "2h", "--seed", "5", "--no-history", "--json"]
 
 
@@ -36,23 +46,57 @@ def _half_width(values: list[float]) -> float:
     return stats.t.ppf(0.975, n - 1) * statistics.stdev(values) / math.sqrt(n)
 
 
-@pytest.mark.timeout(120)
-def test_simulate_on_a_dask_cluster_equals_the_local_run() -> None:
+@pytest.fixture(scope="module")
+def dask_cluster() -> Iterator[Any]:
+    """A Dask scheduler and one worker on 127.0.0.1. Client -> scheduler -> worker is TCP, so
+    every call is pickled as it would be for another machine; the worker runs in this process
+    (threads), which keeps the test small."""
     distributed = pytest.importorskip("distributed")
-    local = _run("--replications", "3", "--workers", "1")
-    # Client -> scheduler -> worker over TCP on loopback: every call is pickled as it would be
-    # to another machine; the worker runs in this process (threads), so the test stays small.
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
         scheduler_port=0, dashboard_address=None,
     ) as cluster:  # fmt: skip
-        remote = _run("--replications", "3", "--executor", cluster.scheduler_address)
-    assert remote["executor"] == f"dask {cluster.scheduler_address}"
+        yield cluster
+
+
+def _ran_on(cluster: Any) -> int:
+    """How many replications (`run_one` tasks) finished on the cluster."""
+    prefix = cluster.scheduler.task_prefixes.get("run_one")
+    return 0 if prefix is None else int(prefix.state_counts["memory"])  # states entered, cumulative
+
+
+@pytest.mark.timeout(120)
+def test_simulate_on_a_dask_cluster_equals_the_local_run(dask_cluster: Any) -> None:
+    local = _run("--replications", "3", "--workers", "1")
+    before = _ran_on(dask_cluster)
+    remote = _run("--replications", "3", "--executor", dask_cluster.scheduler_address)
+    assert _ran_on(dask_cluster) - before == 3
+    assert remote["executor"] == f"dask {dask_cluster.scheduler_address}"
     assert local["executor"] == "in this process"
     assert remote["replication_seeds"] == local["replication_seeds"]
     assert remote["kpis"].keys() == local["kpis"].keys()
     for kpi, est in local["kpis"].items():
         assert remote["kpis"][kpi] == est, kpi  # number for number, NaN (null) included
+
+
+@pytest.mark.timeout(120)
+def test_whatif_variants_replicate_on_the_dask_cluster_with_the_same_numbers(
+    tmp_path: Path, dask_cluster: Any
+) -> None:
+    path = tmp_path / "flow.yaml"
+    path.write_text(SCENARIO)
+    out = {}
+    before = _ran_on(dask_cluster)
+    for where in (["--workers", "1"], ["--executor", dask_cluster.scheduler_address]):
+        res = runner.invoke(app, ["whatif", str(path), "--json", "--no-history", *where])
+        assert res.exit_code == 0, res.output
+        out[where[0]] = json.loads(res.stdout)
+    local, remote = out["--workers"], out["--executor"]
+    assert _ran_on(dask_cluster) - before == 2 * 3  # baseline and variant, 3 replications each
+    assert remote["baseline"]["kpis"] == local["baseline"]["kpis"]
+    assert remote["variants"][0]["comparison"] == local["variants"][0]["comparison"]
+    diff = next(c for c in remote["variants"][0]["comparison"] if c["kpi"] == "units_good")["difference"]
+    assert diff["mean"] > 0  # the variant's numbers are real replications, not the baseline's
 
 
 @pytest.mark.parametrize(
