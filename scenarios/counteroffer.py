@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from scenarios.promise import earliest_passing
 from scenarios.report import OrderImpact
+from scenarios.search import earliest_passing
 from twin.timeutil import format_duration, to_datetime
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from scenarios.engine import Engine, PlanOutcome, TwinEngine
 from scenarios.model import PlannerSettings
+from scenarios.search import earliest_passing
 from twin.errors import InputError, Issue
 from twin.live import LiveState
 from twin.orders import Order
@@ -175,48 +176,6 @@ def promise(
     return _result(
         product, quantity, confidence, now, answer, lo, resolution, replications, seed, tried, settings, notes
     )
-
-
-def earliest_passing(
-    passes: Callable[[float], bool],
-    lo: float,
-    *,
-    now: float,
-    first_try: float,
-    resolution: float,
-    horizon: float,
-    what: str,
-) -> tuple[float | None, list[str]]:
-    """The earliest due time (to `resolution`) at which `passes` holds, searching from `lo`.
-
-    `lo` itself is tried first, then `first_try` (a guess above it); from there the lead time
-    from `now` is doubled until a due time passes, then the gap to the last failing one is
-    bisected.
-    The answer is always a due time that was tried and passed; None when none within
-    `horizon` of `now` does (with a note saying so). Callers cache `passes` (it is usually a
-    re-plan and a simulation).
-    """
-    if passes(lo):
-        return lo, []
-    bad = lo
-    hi = float(math.ceil(max(first_try, lo + resolution)))
-    while True:
-        if hi - now > horizon:
-            return None, [f"no due time within {horizon / 86400:.0f} days reaches {what}"]
-        if passes(hi):
-            break
-        bad = hi
-        hi = float(math.ceil(now + 2 * (hi - now)))
-    good = hi
-    while good - bad > resolution:
-        mid = float(math.ceil((good + bad) / 2))
-        if mid >= good:
-            break
-        if passes(mid):
-            good = mid
-        else:
-            bad = mid
-    return good, []
 
 
 def _on_time(
