@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -178,3 +180,21 @@ def test_precision_on_an_unknown_kpi_exits_2_naming_it() -> None:
     res = runner.invoke(app, [*BASE, "--replications", "2", "--workers", "1", "--precision", "nosuch=1"])
     assert res.exit_code == 2 and "--precision" in res.stderr and "'nosuch'" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_simulate_on_dask_worker_processes_from_a_fresh_command() -> None:
+    """Real worker processes and a real `plantwin` process: stdout is the JSON, stderr stays quiet."""
+    distributed = pytest.importorskip("distributed")
+    local = _run("--replications", "3", "--workers", "1")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, protocol="tcp", host="127.0.0.1",
+        scheduler_port=0, dashboard_address=None,
+    ) as cluster:  # fmt: skip
+        cmd = [sys.executable, "-m", "plantwin.cli", *BASE, "--replications", "3",
+               "--executor", cluster.scheduler_address]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == ""
+    assert json.loads(done.stdout)["kpis"] == local["kpis"]
