@@ -243,9 +243,12 @@ class Service:
     """The serve loop: sync, dashboard actions, the optional start plan, and the periodic re-check."""
 
     def __init__(
-        self, cfg: ServeConfig, plant: Plant, book: list[Order] | None, store: HistoryStore, console: Console
-    ) -> None:
+        self, cfg: ServeConfig, plant: Plant, book: list[Order] | None, store: HistoryStore, console: Console,
+        executor: cf.Executor | None = None,
+    ) -> None:  # fmt: skip
+        """`executor`: where checks replicate (the caller's, left open); None: 2 local processes."""
         self.cfg, self.plant, self.book, self.store, self.console = cfg, plant, book, store, console
+        self._given = executor
         self.stop = asyncio.Event()
         self.client: SyncClient | None = None
         self.alerts: list[dict[str, Any]] = []
@@ -273,7 +276,7 @@ class Service:
             plant=self.plant,
             params={"endpoint": self.cfg.opcua.endpoint, "service": "serve"},
         )
-        self._executor = process_pool(2)
+        self._executor = self._given or process_pool(2)
         self.client = SyncClient(
             self.plant,
             self.cfg.opcua.endpoint,
@@ -305,7 +308,8 @@ class Service:
             if self.client is not None:
                 await self.client.disconnect()
                 self.view.flush()
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            if self._given is None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
             s = self.client.status(0.0)
             kpis = {
                 "values": s.values,

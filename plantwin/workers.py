@@ -16,6 +16,8 @@ from sim.pool import stop_pool, worker_pool
 __all__ = ["process_pool", "stop_pool"]
 
 
-def process_pool(workers: int = 2) -> ProcessPoolExecutor:
-    """A pool of `workers` spawned processes that leave Ctrl-C to their parent and die with it."""
-    return worker_pool(workers)
+def process_pool(workers: int = 2, start: str = "spawn") -> ProcessPoolExecutor:
+    """A pool of `workers` processes that leave Ctrl-C to their parent and die with it.
+    `start="fork"` (a command with no threads of its own to inherit) saves the workers'
+    imports: a second or more each."""
+    return worker_pool(workers, spawn=start == "spawn")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -99,10 +100,12 @@ def promise(
     engine: Engine | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     live: LiveState | None = None,
+    executor: Executor | None = None,
 ) -> PromiseResult:
     """The earliest due time (plant seconds) that `quantity` of `product` can be promised at.
 
     `live`: plan and simulate from the floor's live state (then `now` is at least its time).
+    Every candidate's replications run on `executor` (None: the simulator's own local pool).
 
     Raises:
         InputError: unknown product, a quantity below 1, a confidence outside (0, 1].
@@ -131,7 +134,7 @@ def promise(
 
     tick("planning the current book")
     base = engine.plan(plant, book, settings, seed=seed, hint=None, live=live)
-    base_on_time = _on_time(engine, plant, book, base, settings, replications, seed, policy, live)
+    base_on_time = _on_time(engine, plant, book, base, settings, replications, seed, policy, live, executor)
     base_ok = {oid for oid, p in base_on_time.items() if p >= policy.min_on_time}
     tried: dict[float, Candidate] = {}
 
@@ -148,7 +151,7 @@ def promise(
             plan = engine.replan(plant, base.schedule, full, [new], now_state, settings)
         else:
             plan = engine.plan(plant, full, settings, seed=seed, hint=None, live=live)
-        on_time = _on_time(engine, plant, full, plan, settings, replications, seed, policy, live)
+        on_time = _on_time(engine, plant, full, plan, settings, replications, seed, policy, live, executor)
         p = on_time.get(PROMISE_ID, 0.0)
         low, high = wilson_interval(round(p * replications), replications)
         planned = plan.schedule.completion().get(PROMISE_ID) if plan.schedule is not None else None
@@ -190,10 +193,11 @@ def _on_time(
     seed: int,
     policy: AcceptancePolicy,
     live: LiveState | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, float]:
     out = engine.simulate(
         plant, orders, plan.schedule, rule=settings.rule, until=None, replications=replications, seed=seed,
-        policy=policy, live=live,
+        policy=policy, live=live, executor=executor,
     )  # fmt: skip
     if out.verdict is not None:
         return {o.order_id: o.on_time_probability for o in out.verdict.orders}

@@ -34,8 +34,13 @@ def check(
     live: LiveState | None = None,
     executor: cf.Executor | None = None,
     progress: Progress | None = None,
+    target: tuple[str, float] | None = None,
+    max_replications: int = 200,
 ) -> Verdict:
     """Run the schedule `replications` times (to completion) and judge it under `policy`.
+
+    With `target=(kpi, half_width)` the replications go on until that KPI's 95% CI half-width
+    is reached or `max_replications` ran (see `replicate`); the verdict says how many ran.
 
     Raises:
         ValueError: a plan that does not fit the plant or the order book (`twin.fit.misfits`).
@@ -52,6 +57,8 @@ def check(
         live=live,
         executor=executor,
         progress=progress,
+        target=target,
+        max_replications=max_replications,
     )
     return judge(reps, orders, schedule, policy, plant=plant)
 

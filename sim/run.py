@@ -46,6 +46,10 @@ class SerialExecutor(cf.Executor):
         return future
 
 
+class UnknownKPIError(ValueError):
+    """Sequential stopping was asked on a KPI that no replication reports."""
+
+
 def replication_seed(seed: int, replication: int) -> int:
     """The seed that names replication `replication` of a run seeded `seed` (reported, for the record)."""
     return derive_seed(seed, replication, "replication")
@@ -208,6 +212,7 @@ def replicate(
     Each run reports the KPIs of the registry `kpis` (it travels to the workers with the call).
 
     Raises:
+        UnknownKPIError: `target` names a KPI no replication reports.
         ValueError: fewer than 1 replication, or what `simulate` raises.
     """
     if replications < 1:
@@ -234,6 +239,9 @@ def replicate(
             if target is None or goal >= max_replications:
                 break
             kpi, half_width = target
+            if not any(kpi in results[i].kpis for i in range(goal)):
+                known = ", ".join(sorted({k for r in results.values() for k in r.kpis}))
+                raise UnknownKPIError(f"no KPI {kpi!r} in the simulation results (known: {known})")
             est = estimate([results[i].kpis.get(kpi, math.nan) for i in range(goal)], kpi)
             if est.n >= 2 and est.half_width <= half_width:
                 break

@@ -12,6 +12,7 @@ from rich.console import Console
 from plantwin.commands.dashboard import ENV_USERS, is_loopback, load_users
 from plantwin.common import emit_json, open_orders, open_plant, quiet_asyncua, report_errors
 from plantwin.recording import history_path
+from plantwin.replications import ExecutorOption, WorkersOption, open_executor
 from plantwin.service import ServeConfig, Service, load_serve_config, parse_seconds, serve_dispatcher
 from plantwin.signals import keep_signal_handlers
 from plantwin.web import DashboardThread, services_for
@@ -33,6 +34,8 @@ def serve(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the session's KPIs as JSON at the end.")
     ] = False,
+    executor: ExecutorOption = "local",
+    workers: WorkersOption = 2,
 ) -> None:
     """Keep a real plant's twin: sync from OPC UA, history, dashboard, planner, periodic re-check."""
     cfg = load_serve_config(config)
@@ -54,8 +57,11 @@ def serve(
     db.parent.mkdir(parents=True, exist_ok=True)
     store = HistoryStore(db)
     try:
-        with SnapshotPublisher(store, every=30.0):  # what other processes read while this one holds the file
-            kpis = asyncio.run(_run(cfg, plant, book, store, console, seconds, users))
+        with (
+            open_executor(executor, workers, start="spawn") as pool,  # threads: OPC UA, dashboard
+            SnapshotPublisher(store, every=30.0),  # what other processes read while this one holds the file
+        ):
+            kpis = asyncio.run(_run(cfg, plant, book, store, console, seconds, users, pool.executor))
     finally:
         store.close()
     if json_out:
@@ -70,8 +76,9 @@ async def _run(
     console: Console,
     duration: float | None,
     users: dict[str, str],
+    executor: Any = None,
 ) -> dict[str, Any]:
-    service = Service(cfg, plant, book, store, console)
+    service = Service(cfg, plant, book, store, console, executor)
     loop = asyncio.get_running_loop()
     keep_signal_handlers(loop, service.stop.set)
     services = services_for(store, plant, service.live, serve_dispatcher(service, loop))

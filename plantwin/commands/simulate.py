@@ -28,8 +28,17 @@ from plantwin.recording import (
     record_verdict,
     report_recorded,
 )
+from plantwin.replications import (
+    ExecutorOption,
+    MaxReplicationsOption,
+    PrecisionOption,
+    WorkersOption,
+    open_executor,
+    parse_precision,
+)
 from sim import RULES, Replications, replicate
 from sim.check import judge
+from sim.run import UnknownKPIError
 from twin.distributions import check_duration
 from twin.errors import InputError, Issue
 from twin.fit import misfit_summary, misfits
@@ -74,6 +83,10 @@ def simulate_cmd(
     no_history: NoHistoryOption = False,
     live: LiveOption = None,
     live_max_age: LiveMaxAgeOption = DEFAULT_MAX_AGE,
+    executor: ExecutorOption = "local",
+    workers: WorkersOption = 2,
+    precision: PrecisionOption = None,
+    max_replications: MaxReplicationsOption = 200,
 ) -> None:
     """Simulate a plant: a progress bar over replications, then KPIs with 95% confidence intervals."""
     args.whole("--replications", replications, 1, args.MAX_REPLICATIONS)
@@ -107,15 +120,20 @@ def simulate_cmd(
     state = open_live(model, live, live_max_age) if live is not None else None
     if state is not None and horizon is not None:
         horizon += state.time  # --until counts from the live state's time
+    stop = parse_precision(precision, max_replications, replications)
 
-    with Progress(
-        TextColumn("simulating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    many = replications > 1 or stop is not None
+    with (
+        open_executor(executor, workers if many else 1) as pool,
+        Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar,
+    ):
         task = bar.add_task("replications", total=replications)
 
         def progress(done: int, total: int) -> None:
@@ -133,7 +151,12 @@ def simulate_cmd(
                 progress=progress,
                 live=state,
                 kpis=kpis,
+                executor=pool.executor,
+                target=stop.target if stop is not None else None,
+                max_replications=stop.max_replications if stop is not None else max_replications,
             )
+        except UnknownKPIError as exc:
+            raise InputError(Issue(str(exc), "--precision")) from None
         except ValueError as exc:
             raise InputError(Issue(str(exc), schedule or str(path))) from None
 
@@ -145,6 +168,8 @@ def simulate_cmd(
         "until": horizon,
         "replications": reps.n,
         "seed": seed,
+        "executor": pool.name,
+        "precision": stop.report(reps) if stop is not None else None,
         "replication_seeds": list(reps.seeds),
         "kpis": {k: _estimate_dict(e, reps.values(k)) for k, e in reps.kpis.items()},
     }

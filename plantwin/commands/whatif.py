@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +33,7 @@ from plantwin.recording import (
     record_verdict,
     report_recorded,
 )
-from plantwin.workers import process_pool, stop_pool
+from plantwin.replications import ExecutorOption, WorkersOption, open_executor
 from scenarios.counteroffer import describe
 from scenarios.files import library_descriptions, load_scenario
 from scenarios.html import render_html
@@ -73,37 +72,6 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
             bar.update(task, description=what, completed=done, total=total)
 
         yield update
-
-
-@contextmanager
-def _executor(address: str | None, workers: int) -> Iterator[tuple[Executor | None, str]]:
-    """Local processes by default; a Dask cluster for tcp://HOST:PORT (the `dask` extra)."""
-    if address is None:
-        if workers <= 1:
-            yield None, "inline"
-            return
-        pool = process_pool(workers)
-        try:
-            yield pool, f"local processes ({workers})"
-        except BaseException:  # Ctrl-C or a failure: end the workers now, not after their tasks
-            stop_pool(pool)
-            raise
-        pool.shutdown()
-        return
-    try:
-        from distributed import Client
-    except ImportError as exc:
-        raise InputError(
-            Issue("--executor needs the dask extra: pip install 'plantwin[dask]'", "--executor")
-        ) from exc
-    try:
-        client = Client(address, timeout="10s")
-    except OSError as exc:
-        raise InputError(Issue(f"cannot reach the Dask scheduler: {exc}", "--executor")) from exc
-    try:
-        yield client.get_executor(), f"dask {address}"
-    finally:
-        client.close()
 
 
 def _record(
@@ -182,11 +150,8 @@ def whatif(
     no_history: NoHistoryOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write a standalone HTML report.")] = None,
-    executor: Annotated[
-        str | None,
-        typer.Option(help="Dask scheduler for sweeps, e.g. tcp://HOST:8786 (default: local processes)."),
-    ] = None,
-    workers: Annotated[int, typer.Option(help="Local worker processes for sweeps (1: in this process).")] = 2,
+    executor: ExecutorOption = "local",
+    workers: WorkersOption = 2,
     list_: Annotated[bool, typer.Option("--list", help="List the library scenarios.")] = False,
     no_counter_offer: Annotated[
         bool, typer.Option("--no-counter-offer", help="No counter-offer search for a refused rush order.")
@@ -209,13 +174,12 @@ def whatif(
     loaded = load_scenario(scenario)
     state = open_live(loaded.plant, live, live_max_age) if live is not None else None
     kpis = wiring(ctx).kpis
-    has_sweep = bool(loaded.sweep_points)
     with (
         _progress(not json_out) as progress,
-        _executor(executor, workers if has_sweep else 1) as (pool, name),
+        open_executor(executor, workers) as pool,
     ):
         report = run_scenario(
-            loaded, replications=replications, seed=seed, executor=pool, executor_name=name,
+            loaded, replications=replications, seed=seed, executor=pool.executor, executor_name=pool.name,
             progress=progress, live=state, counter_offers=False if no_counter_offer else None, kpis=kpis,
         )  # fmt: skip
     run_id, verdict_runs = _record(report, db, not no_history, loaded.text, loaded.plant, list(loaded.orders))
@@ -370,6 +334,8 @@ def promise_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     live: LiveOption = None,
     live_max_age: LiveMaxAgeOption = DEFAULT_MAX_AGE,
+    executor: ExecutorOption = "local",
+    workers: WorkersOption = 2,
 ) -> None:
     """Capable-to-promise: the earliest due time for a new order met with the given confidence."""
     args.whole("QUANTITY", quantity, 1, MAX_QUANTITY)
@@ -388,10 +354,11 @@ def promise_cmd(
         raise InputError(Issue(str(exc), "--now/--resolution")) from None
     settings = PlannerSettings(mode=mode, objective="tardiness", time_limit=time_limit)  # type: ignore[arg-type]
     state = open_live(model, live, live_max_age) if live is not None else None
-    with _progress(not json_out) as progress:
+    with _progress(not json_out) as progress, open_executor(executor, workers) as pool:
         result = promise(
             model, book, product, quantity, confidence=confidence, now=t_now, replications=replications,
-            seed=seed, settings=settings, resolution=step, progress=progress, live=state,
+            seed=seed, settings=settings, resolution=step, progress=progress, executor=pool.executor,
+            live=state,
         )  # fmt: skip
     payload = result.to_dict()
     payload["promise_time"] = to_datetime(result.promise, model.epoch).isoformat() if result.promise else None

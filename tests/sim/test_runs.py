@@ -5,10 +5,12 @@ from __future__ import annotations
 import concurrent.futures as cf
 
 import pandas as pd
+import pytest
 import simpy
 import simpy.rt
 
 from sim import PlantModel, SerialExecutor, check, replicate, simulate
+from sim.run import UnknownKPIError
 from sim.streams import derive_seed, stream
 from twin.orders import Order
 from twin.schedule import Schedule, ScheduledOperation
@@ -173,3 +175,17 @@ def test_week_of_the_demo_plant(demo_plant, demo_orders) -> None:
         g = g.sort_values("start")
         assert g["start"].iloc[0] == 0.0 and g["end"].iloc[-1] == WEEK
         assert (g["start"].to_numpy()[1:] == g["end"].to_numpy()[:-1]).all()
+
+
+def test_check_replicates_to_a_precision_and_judges_every_run(make_plant) -> None:
+    orders, sched = _plan(slack=200)
+    plant = make_plant(ONE_EXP)
+    loose = check(plant, orders, sched, replications=4, seed=1, executor=SerialExecutor(),
+                  target=("makespan", 1e9), max_replications=30)  # fmt: skip
+    tight = check(plant, orders, sched, replications=4, seed=1, executor=SerialExecutor(),
+                  target=("makespan", 1e-6), max_replications=9)  # fmt: skip
+    assert loose.replications == 4 and len(loose.makespans) == 4
+    assert tight.replications == 9 and len(tight.makespans) == 9
+    assert tight.makespans[:4] == loose.makespans  # the same first replications, then more of them
+    with pytest.raises(UnknownKPIError, match="'nosuch'"):
+        check(plant, orders, sched, replications=2, seed=1, executor=SerialExecutor(), target=("nosuch", 1.0))
