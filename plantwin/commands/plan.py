@@ -17,7 +17,7 @@ from planner.solver import dispatch_schedule, solve
 from plantwin import args
 from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
 from plantwin.recording import DbOption, NoHistoryOption, open_history, record_plan, report_recorded
-from plantwin.workers import process_pool
+from plantwin.replications import ExecutorOption, open_executor
 from twin.errors import InfeasibleError, InputError, Issue
 from twin.jssp import jssp_from_text
 from twin.live_json import live_from_json
@@ -163,13 +163,14 @@ def plan(
     replications: Annotated[
         int, typer.Option(help="With --until-accepted: replications of each pass's check.")
     ] = 30,
+    executor: ExecutorOption = "local",
 ) -> None:
     """Plan an order book on a plant with CP-SAT; print makespan, late orders and gap; write the schedule."""
     _check_args(objective, time_limit, workers)
     args.seed("--seed", seed)
     if until_accepted:
         _until_accepted(plant, orders, max_passes, replications, time_limit, workers, seed, out, json_out, db,
-                        no_history)  # fmt: skip
+                        no_history, executor)  # fmt: skip
         return
     if jssp is not None:
         if plant is not None:
@@ -265,6 +266,7 @@ def _pass_json(model: Plant, report: IterationReport) -> dict[str, object]:
 def _until_accepted(
     plant: str | None, orders: str | None, max_passes: int, replications: int, time_limit: float,
     workers: int, seed: int, out: Path | None, json_out: bool, db: str | None, no_history: bool,
+    executor: str = "local",
 ) -> None:  # fmt: skip
     """`plan --until-accepted`: the plan -> simulate -> repair loop, every pass reported."""
     if plant is None:
@@ -292,10 +294,10 @@ def _until_accepted(
             f"planning {len(book)} orders until the simulator accepts ({replications} replications, "
             f"at most {max_passes} passes, {time_limit:g} s per plan)"
         )
-    with process_pool(workers) as pool:
+    with open_executor(executor, workers) as pool:  # the checks' replications: local or Dask
         loop = plan_until_accepted(
             model, book, replications=replications, seed=seed, max_iterations=max_passes,
-            time_limit=time_limit, workers=workers, executor=pool,
+            time_limit=time_limit, workers=workers, executor=pool.executor,
         )  # fmt: skip
     for report in loop.iterations:
         said(report)
