@@ -78,6 +78,7 @@ def jssp_from_text(text: str, source: str = "<jssp>", name: str = "jssp") -> tup
         raise InputError(Issue(f"unexpected data after the {n_jobs} job lines", source, extra_line))
     products = []
     total = 0
+    idle_jobs: list[Issue] = []
     for j, (line_no, raw) in enumerate(job_lines):
         values = _ints(raw, source, line_no, issues)
         if values is None:
@@ -104,13 +105,19 @@ def jssp_from_text(text: str, source: str = "<jssp>", name: str = "jssp") -> tup
                 issues.append(Issue(f"job {j}: {out_of_range(duration, expected)}", source, line_no))
                 break
             total += duration
-            routing.append({"id": f"o{k}", "stations": f"m{machine}", "time": duration})
+            if duration > 0:  # a zero-time operation holds no machine: nothing to schedule
+                routing.append({"id": f"o{k}", "stations": f"m{machine}", "time": duration})
+        else:
+            if not routing:
+                idle_jobs.append(Issue(f"job {j}: got only zero times, expected some work", source, line_no))
         products.append({"id": f"job{j}", "routing": routing})
     if not issues and total > B.MAX_JSSP_TOTAL:
         expected = f"operation times summing to at most {B.MAX_JSSP_TOTAL:,} ({B.years(B.MAX_JSSP_TOTAL)})"
         issues.append(Issue(out_of_range(total, expected), source, head_line))
     if not issues and total == 0:
         issues.append(Issue("got only zero times, expected some work", source, head_line))
+    elif not issues:
+        issues.extend(idle_jobs)
     if issues:
         raise InputError(issues)
     data = {

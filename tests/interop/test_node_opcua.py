@@ -10,9 +10,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from sync.client import SyncClient
 from sync.livestate import LiveView
 from sync.security import Credentials, Security, make_certificate
+from twin.errors import SyncError
 from twin.plant import Plant
 from twin.states import MachineState
 
@@ -93,8 +96,16 @@ async def test_secured_session_with_a_user(acme: Plant, machine_server, tmp_path
     server = machine_server("--pki", str(pki), "--user", "operator:s3cret", "--parts", "3")
     cert, key = tmp_path / "client.der", tmp_path / "client.pem"
     make_certificate(cert, key, "urn:plantwin:sync:interop", server=False)
-    sec = Security("Basic256Sha256", "SignAndEncrypt", cert, key)
+    trust = tmp_path / "trust"
+    trust.mkdir()
+    sec = Security("Basic256Sha256", "SignAndEncrypt", cert, key, trust=trust)
     user = Credentials("operator", "s3cret")
+    # first contact: the other stack's certificate is not trusted yet, so no session (no password)
+    with pytest.raises(SyncError, match="SHA-256"):
+        async with SyncClient(acme, server.endpoint, security=sec, credentials=user):
+            pass
+    (rejected,) = (trust / "rejected").iterdir()
+    rejected.rename(trust / rejected.name)  # what the message tells the user to do
     async with SyncClient(acme, server.endpoint, security=sec, credentials=user) as client:
         assert client.connected and client.live.stations["press"].last_heard is not None
         endpoints = await client.ua_client.get_endpoints()
