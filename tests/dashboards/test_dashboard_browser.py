@@ -139,6 +139,10 @@ def count(page: Any, selector: str) -> int:
 def test_floor_page(watched: Watched, history: History) -> None:
     page = watched.open("/")
     stations = [s.id for s in history.plant.stations]
+    # the cards come from the page's first callback: wait for its answer, not only for network idle
+    # (the first page of a fresh server can be idle before that callback has even been sent)
+    page.locator(".station-card").nth(len(stations) - 1).wait_for(timeout=20_000)
+    page.locator("#floor-oee .trace.bars").first.wait_for(timeout=20_000)
     assert count(page, ".station-card") == len(stations)
     assert page.locator(".station-card").first.inner_text().startswith(stations[0])
     assert count(page, "#floor-oee .trace.bars") == 4  # availability, performance, quality, OEE
