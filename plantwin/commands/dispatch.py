@@ -17,11 +17,20 @@ from typing import Annotated
 import typer
 
 from plantwin.common import emit_json, err_console, report_errors
+from plantwin.opcua_options import (
+    CertOption,
+    KeyOption,
+    PasswordFileOption,
+    SecurityOption,
+    TrustOption,
+    UserOption,
+    client_security,
+)
 from plantwin.recording import DbOption, history_path, started_by
 from sync.client import SyncClient
 from sync.dispatch import DispatchResult, DispatchService, Target, target_of_run, target_of_schedule
 from sync.security import Credentials, Security
-from twin.errors import DispatchRefused, HistoryError, InputError, Issue
+from twin.errors import DispatchRefused, HistoryError
 from twin.history import HistoryStore
 from twin.loader import load_schedule
 
@@ -44,22 +53,16 @@ def dispatch(
         str, typer.Option(help="OPC UA endpoint of the floor, e.g. opc.tcp://127.0.0.1:4840.")
     ],
     db: DbOption = None,
-    user: Annotated[str | None, typer.Option(help="User name (with --password-file).")] = None,
-    password_file: Annotated[Path | None, typer.Option(help="File holding the password.")] = None,
-    security: Annotated[
-        str | None, typer.Option(help="'Basic256Sha256,Sign' or 'Basic256Sha256,SignAndEncrypt'.")
-    ] = None,
-    cert: Annotated[Path | None, typer.Option(help="Client certificate (DER or PEM).")] = None,
-    key: Annotated[Path | None, typer.Option(help="Client private key (PEM).")] = None,
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
+    security: SecurityOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    trust: TrustOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Send a schedule the simulator accepted (its verdict found in the history) to the floor."""
-    credentials = None
-    if user is not None:
-        if password_file is None or not password_file.is_file():
-            raise InputError(Issue("--user needs a readable --password-file", "--password-file"))
-        credentials = Credentials(user, password_file.read_text().strip())
-    sec = Security.parse(security, cert, key) if security is not None else None
+    sec, credentials = client_security(user, password_file, security, cert, key, trust)
     path = history_path(db)
     if not path.is_file():
         raise HistoryError(f"{path}: no history yet: nothing has been planned or checked (or pass --db FILE)")

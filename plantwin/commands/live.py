@@ -13,8 +13,15 @@ from rich.table import Table
 
 from plantwin.common import emit_json, open_plant, out_console, report_errors
 from plantwin.livesource import read_live
-from sync.security import Credentials, Security
-from twin.errors import InputError, Issue
+from plantwin.opcua_options import (
+    CertOption,
+    KeyOption,
+    PasswordFileOption,
+    SecurityOption,
+    TrustOption,
+    UserOption,
+    client_security,
+)
 from twin.live_json import live_to_json
 
 
@@ -26,13 +33,12 @@ def register(app: typer.Typer) -> None:
 def live(
     plant: Annotated[str, typer.Argument(help="Plant YAML file, or a shipped sample name.")],
     endpoint: Annotated[str, typer.Option(help="OPC UA endpoint, e.g. opc.tcp://127.0.0.1:4840.")],
-    user: Annotated[str | None, typer.Option(help="User name (with --password-file).")] = None,
-    password_file: Annotated[Path | None, typer.Option(help="File holding the password.")] = None,
-    security: Annotated[
-        str | None, typer.Option(help="'Basic256Sha256,Sign' or 'Basic256Sha256,SignAndEncrypt'.")
-    ] = None,
-    cert: Annotated[Path | None, typer.Option(help="Client certificate (DER or PEM).")] = None,
-    key: Annotated[Path | None, typer.Option(help="Client private key (PEM).")] = None,
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
+    security: SecurityOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    trust: TrustOption = None,
     out: Annotated[
         Path | None, typer.Option(help="Save the snapshot here (JSON; read back by --live FILE).")
     ] = None,
@@ -41,12 +47,7 @@ def live(
     """Print (and with --out save) the live state: per station its state, current job, units done
     and queue; operations completed, in progress and queued; material stock."""
     model, _, _ = open_plant(plant, warn=not json_out)
-    credentials = None
-    if user is not None:
-        if password_file is None or not password_file.is_file():
-            raise InputError(Issue("--user needs a readable --password-file", "--password-file"))
-        credentials = Credentials(user, password_file.read_text().strip())
-    sec = Security.parse(security, cert, key) if security is not None else None
+    sec, credentials = client_security(user, password_file, security, cert, key, trust)
     state = asyncio.run(read_live(model, endpoint, security=sec, credentials=credentials))
     snapshot = live_to_json(
         state, model.epoch, plant=model.name, plant_hash=model.content_hash(), captured_at=datetime.now(UTC)

@@ -22,12 +22,20 @@ from plantwin.common import (
     quiet_asyncua,
     report_errors,
 )
+from plantwin.opcua_options import (
+    CertOption,
+    KeyOption,
+    PasswordFileOption,
+    SecurityOption,
+    TrustOption,
+    UserOption,
+    client_security,
+)
 from plantwin.recording import end_sync_session, start_sync_session
 from sync.client import SyncClient, SyncStatus
 from sync.livestate import LiveView
-from sync.security import Credentials, Security, require_encryption
+from sync.security import Credentials, Security
 from sync.tracker import LiveTracker
-from twin.errors import InputError, Issue
 from twin.history.counters import session_resume
 from twin.history.publisher import SnapshotPublisher
 from twin.history.store import HistoryStore
@@ -50,19 +58,12 @@ def sync(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
     ] = None,
-    user: Annotated[str | None, typer.Option(help="User name (with --password-file).")] = None,
-    password_file: Annotated[Path | None, typer.Option(help="File holding the password.")] = None,
-    security: Annotated[
-        str | None, typer.Option(help="'Basic256Sha256,Sign' or 'Basic256Sha256,SignAndEncrypt'.")
-    ] = None,
-    cert: Annotated[Path | None, typer.Option(help="Client certificate (DER or PEM).")] = None,
-    key: Annotated[Path | None, typer.Option(help="Client private key (PEM).")] = None,
-    trust: Annotated[
-        Path | None,
-        typer.Option(
-            help="Folder of trusted server certificates (needed with --security; see docs/sync.md)."
-        ),
-    ] = None,
+    user: UserOption = None,
+    password_file: PasswordFileOption = None,
+    security: SecurityOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    trust: TrustOption = None,
     status_every: Annotated[float, typer.Option(help="Seconds between status lines.")] = 5.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object at the end.")] = False,
 ) -> None:
@@ -76,13 +77,7 @@ def sync(
     args.number("--status-every", status_every, 0, args.MAX_TIME_LIMIT, lo_open=True, what="seconds")
     model, _, _ = open_plant(plant, warn=not json_out)
     quiet_asyncua()
-    credentials = None
-    if user is not None:
-        if password_file is None or not password_file.is_file():
-            raise InputError(Issue("--user needs a readable --password-file", "--password-file"))
-        credentials = Credentials(user, password_file.read_text().strip())
-    sec = Security.parse(security, cert, key, trust) if security is not None else None
-    require_encryption(sec, credentials)
+    sec, credentials = client_security(user, password_file, security, cert, key, trust)
     store = HistoryStore(db) if db is not None else None
     try:
         result = asyncio.run(_run(model, endpoint, store, sec, credentials, duration, status_every, json_out))
