@@ -308,6 +308,9 @@ class Kpi:
     in_results: bool = True
     formula: str = ""
     """The definition in words or ISO 22400 symbols, for docs and tooltips."""
+    share: bool = False
+    """A proportion of a whole, in [0, 1] in every replication: its interval is bounded there
+    (twin.stats.share_ci). Not every percent is one: performance may exceed 1 on bad data."""
 
     def format(self, value: float | None, missing: str = "-") -> str:
         """The value as a person reads it: '87.5%', '2h 05m', '1,204', '3.14'."""
@@ -532,7 +535,7 @@ KPIS = KpiRegistry(
     (
         _k("throughput_per_hour", "throughput (good units / h)", "units/h", "higher", "number",
            throughput_per_hour, headline=True, formula="good units made / window hours"),
-        _k("oee", "OEE", "", "higher", "percent", oee, scope="both", headline=True,
+        _k("oee", "OEE", "", "higher", "percent", oee, share=True, scope="both", headline=True,
            formula="availability x effectiveness x quality ratio (ISO 22400)"),
         _k("wip_mean", "time-average WIP (orders)", "orders", "lower", "number", wip_mean,
            headline=True, formula="integral of orders in the plant / window (Little's L)"),
@@ -540,7 +543,7 @@ KPIS = KpiRegistry(
            lead_time_mean, headline=True, formula="mean of completion - release over completed orders"),
         _k("tardiness_total", "total tardiness", "s", "lower", "duration", tardiness_total,
            headline=True, formula="sum of max(0, completion - due), open overdue ones to the window end"),
-        _k("on_time_rate", "on-time rate", "", "higher", "percent", on_time_rate, headline=True,
+        _k("on_time_rate", "on-time rate", "", "higher", "percent", on_time_rate, share=True, headline=True,
            formula="orders done by their due time / orders judged (done, or due in the window)"),
         _k("makespan", "makespan", "s", "lower", "duration", makespan, headline=True,
            formula="last operation end - window start"),
@@ -549,16 +552,17 @@ KPIS = KpiRegistry(
         _k("units_good", "good units", "units", "higher", "count", units_good, headline=True),
         _k("units_scrapped", "scrapped units", "units", "lower", "count", units_scrapped, headline=True),
         _k("orders_per_hour", "orders completed / h", "orders/h", "higher", "number", orders_per_hour),
-        _k("availability", "availability", "", "higher", "percent", availability, scope="both",
+        _k("availability", "availability", "", "higher", "percent", availability, share=True, scope="both",
            formula="APT / PBT"),
         _k("performance", "performance", "", "higher", "percent", performance,
            scope="both", formula="PRI x PQ (+ planned batch times) / APT"),
-        _k("quality", "quality", "", "higher", "percent", quality, scope="both", formula="GQ / PQ"),
-        _k("utilisation", "busy", "", "higher", "percent", utilisation,
+        _k("quality", "quality", "", "higher", "percent", quality, share=True, scope="both",
+           formula="GQ / PQ"),
+        _k("utilisation", "busy", "", "higher", "percent", utilisation, share=True,
            scope="station", formula="AUBT / PBT"),
         _k("delay", "delay", "", "lower", "percent", delay_share, scope="station",
            formula="ADET / PBT (starved, blocked, held)"),
-        _k("starved", "starved", "", "lower", "percent", starved_share, scope="station",
+        _k("starved", "starved", "", "lower", "percent", starved_share, share=True, scope="station",
            formula="time Starved / PBT"),
         _k("nee", "NEE", "", "higher", "percent", nee, scope="station", in_results=False,
            formula="AUPT / PBT x effectiveness x quality ratio"),

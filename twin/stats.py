@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from twin.kpi import KPIS
+
 # Two-sided 95% Student t quantiles for small samples (df -> t); large df uses 1.96.
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
         9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131,
@@ -62,14 +64,11 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-SHARE_KPIS = ("on_time_rate", "availability", "quality", "utilisation", "starved", "oee")
-"""KPIs that are shares of a whole (their value per replication lies in [0, 1]); a name
-'availability.S1' is the share 'availability' of station S1."""
-
-
 def is_share(kpi: str) -> bool:
-    """Whether a KPI is a share (see SHARE_KPIS), so its interval must stay within [0, 1]."""
-    return kpi.split(".", 1)[0] in SHARE_KPIS
+    """Whether a KPI is a share of a whole (the registry's `Kpi.share`; 'availability.S1' is
+    the share 'availability' of station S1), so its interval must stay within [0, 1]."""
+    k = KPIS.get(kpi.split(".", 1)[0])
+    return k is not None and k.share
 
 
 def share_ci(values: Sequence[float]) -> Estimate:
