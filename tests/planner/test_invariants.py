@@ -19,8 +19,9 @@ def job_shops(draw: st.DrawFn, max_jobs: int = 3, max_machines: int = 3) -> str:
     rows = []
     for _ in range(n):
         order = draw(st.permutations(range(m)))
-        # zero times are allowed (the parser drops those operations), but every job has some work
-        times = draw(st.lists(st.integers(0, 9), min_size=m, max_size=m).filter(any))
+        # positive times: the brute force holds the machine for every operation, while the parser
+        # drops a zero-time operation (it holds no machine), so zeros would compare two models
+        times = draw(st.lists(st.integers(1, 9), min_size=m, max_size=m))
         rows.append(" ".join(f"{a} {t}" for a, t in zip(order, times, strict=True)))
     return f"{n} {m}\n" + "\n".join(rows) + "\n"
 
