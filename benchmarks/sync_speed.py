@@ -1,10 +1,16 @@
 """Sync speed: value changes per second from an OPC UA server to the history, and the latency from
 the server's source timestamp to the value being in the live state (p50, p99), for 100, 1000
-and 5000 subscribed nodes; beside it, in the same run and against the same server, a bare
-asyncua client that only counts notifications (same subscription settings, a handler).
+and 5000 subscribed nodes; beside it, in the same run, the same window and against the same
+server, a bare asyncua client that only counts notifications (same subscription settings, a
+handler, as asyncua's documentation shows).
 
     .venv/bin/python benchmarks/sync_speed.py                 # 100, 1000, 5000 nodes, 8 s each
-    .venv/bin/python benchmarks/sync_speed.py --nodes 1000 --seconds 4
+    .venv/bin/python benchmarks/sync_speed.py --nodes 1000 --seconds 4 --rounds 3
+
+The two clients run at the same time, each in its own process, and measure the same window
+(from a wall-clock instant the parent gives both): on a shared machine the load then weighs on
+both alike, where measuring one after the other compared two different machines. `--rounds`
+repeats the pair; the table shows each round and the ratios ours/bare.
 
 The server runs in its own process (as a real server would) and rewrites every node as fast as
 it can: counters count up, states cycle, process values move, each with source timestamp =
@@ -132,7 +138,13 @@ async def _written(endpoint: str) -> int:
         return int(await c.get_node(ua.NodeId(WRITTEN, idx)).read_value())
 
 
-async def measure_plantwin(plant: Plant, endpoint: str, seconds: float, db: Path) -> dict[str, Any]:
+async def _until(start_at: float | None, warm_up: float = 2.0) -> None:
+    await asyncio.sleep(warm_up if start_at is None else max(0.0, start_at - time.time()))
+
+
+async def measure_plantwin(
+    plant: Plant, endpoint: str, seconds: float, db: Path, start_at: float | None = None
+) -> dict[str, Any]:
     lat: list[float] = []
     window = {"on": False}
 
@@ -143,7 +155,7 @@ async def measure_plantwin(plant: Plant, endpoint: str, seconds: float, db: Path
     with HistoryStore(db) as store:
         client = SyncClient(plant, endpoint, sink=store, on_value=on_value, batch_rows=5000, batch_age=0.5)
         await client.connect()
-        await asyncio.sleep(2.0)  # warm-up
+        await _until(start_at)  # warm-up
         w0, h0 = await _written(endpoint), client._writer.values_written if client._writer else 0
         window["on"] = True
         t0 = time.monotonic()
@@ -178,7 +190,9 @@ class _Counter:
                 self.lat.append((datetime.now(UTC) - ts).total_seconds())
 
 
-async def measure_bare(plant: Plant, endpoint: str, seconds: float) -> dict[str, Any]:
+async def measure_bare(
+    plant: Plant, endpoint: str, seconds: float, start_at: float | None = None
+) -> dict[str, Any]:
     counter = _Counter()
     async with Client(endpoint, timeout=10.0, watchdog_intervall=3.0) as c:  # as SyncClient
         idx = await c.get_namespace_index(URI)
@@ -194,7 +208,7 @@ async def measure_bare(plant: Plant, endpoint: str, seconds: float) -> dict[str,
         sub = await c.create_subscription(params, counter)
         for i in range(0, len(nodes), 500):
             await sub.subscribe_data_change(nodes[i : i + 500], queuesize=100, sampling_interval=0.0)
-        await asyncio.sleep(2.0)
+        await _until(start_at)
         w0 = await _written(endpoint)
         counter.on = True
         t0 = time.monotonic()
@@ -211,26 +225,75 @@ async def measure_bare(plant: Plant, endpoint: str, seconds: float) -> dict[str,
     }
 
 
-async def run_size(nodes: int, seconds: float, tmp: Path) -> list[tuple[str, dict[str, Any]]]:
+async def _client_main(
+    kind: str, nodes: int, endpoint: str, start_at: float, seconds: float, db: str
+) -> None:
+    """One client process: connect, warm up until `start_at` (wall clock), measure `seconds`,
+    print one JSON line."""
+    import json
+
     plant = bench_plant(nodes)
+    if kind == "plantwin":
+        r = await measure_plantwin(plant, endpoint, seconds, Path(db), start_at=start_at)
+    else:
+        r = await measure_bare(plant, endpoint, seconds, start_at=start_at)
+    print(json.dumps(r), flush=True)
+
+
+async def run_size(nodes: int, seconds: float, tmp: Path, rounds: int) -> list[tuple[str, dict[str, Any]]]:
+    """Per round: both clients at once against one server, the same measuring window."""
+    import json
+
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(nodes), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
+    out: list[tuple[str, dict[str, Any]]] = []
     try:
         assert proc.stdout is not None
         line = await asyncio.to_thread(proc.stdout.readline)
         if b"ready" not in line:
             raise RuntimeError(f"bench server did not start: {line!r}")
         endpoint = f"opc.tcp://127.0.0.1:{port}"
-        ours = await measure_plantwin(plant, endpoint, seconds, tmp / f"h{nodes}.duckdb")
-        bare = await measure_bare(plant, endpoint, seconds)
+        for k in range(rounds):
+            start_at = time.time() + 4.0  # connect + subscribe + warm-up of both before it
+            clients = {
+                kind: subprocess.Popen(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--client",
+                        kind,
+                        "--nodes",
+                        str(nodes),
+                        "--endpoint",
+                        endpoint,
+                        "--start-at",
+                        repr(start_at),
+                        "--seconds",
+                        str(seconds),
+                        "--db",
+                        str(tmp / f"h{nodes}-{k}.duckdb"),
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+                for kind in ("plantwin", "bare")
+            }
+            for kind, name in (
+                ("plantwin", "plantwin sync -> history"),
+                ("bare", "bare asyncua (count only)"),
+            ):
+                stdout, _ = await asyncio.to_thread(clients[kind].communicate, timeout=seconds + 60)
+                if clients[kind].returncode != 0 or not stdout.strip():
+                    raise RuntimeError(f"the {kind} client failed (exit {clients[kind].returncode})")
+                out.append((name, json.loads(stdout.decode().strip().splitlines()[-1])))
     finally:
         proc.terminate()
         proc.wait(10)
-    return [("plantwin sync -> history", ours), ("bare asyncua (count only)", bare)]
+    return out
 
 
 def free_port() -> int:
@@ -244,23 +307,40 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nodes", type=int, nargs="*", default=[100, 1000, 5000])
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--rounds", type=int, default=1, help="pairs of runs per size (default 1)")
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--client", choices=["plantwin", "bare"], help=argparse.SUPPRESS)
+    ap.add_argument("--endpoint", help=argparse.SUPPRESS)
+    ap.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    logging.getLogger("asyncua").setLevel(logging.ERROR)  # its reconnect/session chatter
+    logging.getLogger("asyncua").setLevel(logging.CRITICAL)  # its reconnect/session chatter
     if args.serve:
         asyncio.run(serve(args.serve, args.port))
         return
+    if args.client:
+        asyncio.run(
+            _client_main(args.client, args.nodes[0], args.endpoint, args.start_at, args.seconds, args.db)
+        )
+        return
     print(f"load before: {os.getloadavg()}  ({os.cpu_count()} cores)")
     print(f"{'nodes':>6}  {'client':28s} {'values/s':>9} {'offered/s':>9} {'p50 ms':>7} {'p99 ms':>7}")
+    ratios: dict[int, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as d:
         for n in args.nodes:
-            for name, r in asyncio.run(run_size(n, args.seconds, Path(d))):
+            rows = asyncio.run(run_size(n, args.seconds, Path(d), args.rounds))
+            for name, r in rows:
                 print(
                     f"{n:>6}  {name:28s} {r['rate']:>9.0f} {r['offered']:>9.0f} "
                     f"{r['p50'] * 1000:>7.0f} {r['p99'] * 1000:>7.0f}",
                     flush=True,
                 )
+            for (_, ours), (_, bare) in zip(rows[::2], rows[1::2], strict=True):
+                ratios.setdefault(n, []).append((ours["rate"] / bare["rate"], ours["p99"] / bare["p99"]))
+    for n, rs in ratios.items():
+        shown = "  ".join(f"{a:.2f}x / {b:.2f}x" for a, b in rs)
+        print(f"{n:>6}  ours/bare, rate / p99 latency per round: {shown}")
     print(f"load after: {os.getloadavg()}")
     print("values/s: values received per second (plantwin: rows in the history); offered/s: the")
     print("server's writes per second meanwhile; latency: source timestamp -> live state / handler.")

@@ -1,7 +1,8 @@
 """The sync client: subscribes to a plant's tags on any OPC UA server and keeps the twin current.
 
-    SyncClient ── asyncua.Client (auto-reconnect supervisor, capped back-off)
-        │            └── one Subscription, handler mode (no lossy iterator queue)
+    SyncClient ── asyncua.Client (our own reconnect supervisor, capped back-off)
+        │            └── one Subscription, iterator mode with a bounded queue that never
+        │                drops: a full queue is a loss of the connection (see below)
         ├── LiveTracker (classify values, live state, counter reconciliation)
         └── BatchWriter ──> HistorySink (the history store, or a fake)
 
@@ -16,12 +17,18 @@ the client is not connected the live state is stale (`LiveState.stale`, `last_go
 After every (re)connect this client reads the server's start time (a change means a
 restart, see `LiveTracker.new_server_life`) and the current value of every tag, which
 reconciles the cumulative counters: parts made while disconnected are counted once.
+
+Notifications: asyncua's handler mode makes one asyncio task per notification (~20 us each,
+and each value waits for the tasks before it: it showed as latency); its iterator mode puts
+them in a queue, and by default silently drops the oldest when 1000 are waiting. This client
+reads the queue (`_consume`) with a bound of `QUEUE_BOUND` notifications and asyncua's
+DISCONNECT policy routed to our supervisor: a client that falls that far behind reconnects
+(one log line) and re-reads every tag, so no count is lost and memory stays bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -33,6 +40,7 @@ from typing import Any
 
 from asyncua import Client, Node, ua
 from asyncua.client.ua_client import UaClientState
+from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent, Subscription
 from asyncua.common.utils import ServiceError
 from asyncua.crypto import security_policies
 from cryptography import x509
@@ -49,6 +57,9 @@ from twin.plant import Plant
 
 log = logging.getLogger(__name__)
 SUBSCRIBE_CHUNK = 500
+QUEUE_BOUND = 200_000
+"""Notifications waiting to be applied before the client counts as fallen behind (~20 s of a
+10k values/s feed; a few hundred bytes each)."""
 _START_NODE = f"i={ua.ObjectIds.Server_ServerStatus_StartTime}"
 
 
@@ -77,27 +88,6 @@ class SyncStatus:
             f"{state}  values {self.values} ({self.values_per_s:.0f}/s)  produced {self.produced}  "
             f"scrapped {self.scrapped}  reconnects {self.reconnects}"
         )
-
-
-class _Handler:
-    """Subscription handler: each data change goes straight into the client (synchronously, so
-    notifications are applied in the order asyncua delivers them)."""
-
-    def __init__(self, owner: SyncClient, generation: int) -> None:
-        self._owner = owner
-        self._generation = generation
-
-    def datachange_notification(self, node: Node, val: Any, data: Any) -> None:
-        self._owner._on_datavalue(node.nodeid, data.monitored_item.Value)
-
-    def status_change_notification(self, status: Any) -> None:
-        """The server ended the subscription (timed out, shut down): a loss like any other."""
-        log.debug("subscription status change: %s", status)
-        if self._generation != self._owner._generation:
-            return  # a subscription of a connection already given up
-        code = getattr(status, "Status", status)
-        self._owner._lost_reason = f"the server ended the subscription ({getattr(code, 'name', code)})"
-        self._owner._lost.set()
 
 
 class SyncClient:
@@ -135,7 +125,11 @@ class SyncClient:
         self._max_delay = reconnect_max_delay
         self._timeout = request_timeout
         self._watchdog = watchdog_interval
-        self._writer = BatchWriter(sink, max_rows=batch_rows, max_age=batch_age) if sink is not None else None
+        self._writer = (
+            BatchWriter(sink, max_rows=batch_rows, max_age=batch_age, background=True)
+            if sink is not None
+            else None
+        )
         self._on_value = on_value
         self._watchers = tuple(watchers)
         self._watched: dict[ua.NodeId, NodeWatcher] = {}
@@ -144,6 +138,9 @@ class SyncClient:
         self._node_of: dict[Tag, ua.NodeId] = {}
         self._start_time: datetime | None = server_start
         self._tasks: list[asyncio.Task[None]] = []
+        self._consumer: asyncio.Task[None] | None = None
+        self._sub: Subscription | None = None
+        self._queue_bound = QUEUE_BOUND
         self._lost = asyncio.Event()
         self._generation = 0
         self._said_missing: list[str] = []
@@ -210,11 +207,13 @@ class SyncClient:
             await self._subscribe()
             await self._after_connect()
         except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
-            self._client = None
+            self._client, self._sub = None, None
+            self._cancel_consumer()
             await _close_quietly(client)
             raise SyncError(f"{self.endpoint}: {_reason(exc)}") from exc
         except (SyncError, asyncio.CancelledError):
-            self._client = None
+            self._client, self._sub = None, None
+            self._cancel_consumer()
             await _close_quietly(client)
             raise
 
@@ -283,10 +282,10 @@ class SyncClient:
         """Stop watching, flush what is buffered, close the session."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # a task that failed has said so through run(); its error is the writer's, raised below
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        await self._end_consumer()
         if self._client is not None:
             client, self._client = self._client, None
             await _close_quietly(client)
@@ -294,9 +293,11 @@ class SyncClient:
             self.connected = False
             self.disconnected_since = time.time()
         self.tracker.mark_stale()
-        self.flush()
+        if self._writer is not None:
+            self._writer.close()
 
     def flush(self) -> None:
+        """Store everything received so far (waits for the writer thread)."""
         if self._writer is not None:
             self._writer.flush()
 
@@ -314,13 +315,25 @@ class SyncClient:
         status = self.status(0.0)
         while deadline is None or time.monotonic() < deadline:
             wait = status_every if deadline is None else min(status_every, deadline - time.monotonic())
-            await asyncio.sleep(max(wait, 0.0))
+            await self._sleep_or_fail(max(wait, 0.0))
             now = time.monotonic()
             status = self.status((self.values - last_values) / max(now - last_t, 1e-9))
             last_values, last_t = self.values, now
             if on_status is not None:
                 on_status(status)
         return status
+
+    async def _sleep_or_fail(self, seconds: float) -> None:
+        """Sleep, but raise at once if a background task failed (a history write, say): the
+        session ends with that error instead of going on without storing."""
+        watched = [t for t in self._tasks if not t.done()]
+        if watched:
+            await asyncio.wait(watched, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        else:
+            await asyncio.sleep(seconds)
+        for task in self._tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
 
     def status(self, rate: float) -> SyncStatus:
         produced = sum(self.tracker.produced(s.id) for s in self.plant.stations)
@@ -443,12 +456,17 @@ class SyncClient:
             PublishingEnabled=True,
             Priority=0,
         )
-        self._sub = await self._client.create_subscription(params, _Handler(self, self._generation))
+        self._queue_bound = QUEUE_BOUND
+        sub = self._sub = await self._client.create_subscription(
+            params, None, queue_maxsize=self._queue_bound, overflow=OverflowPolicy.DISCONNECT
+        )
+        sub.set_overflow_disconnect_handler(self._overflowed)
+        self._start_consumer(sub)
         nodes = [self._client.get_node(n) for n in [*self._by_node, *self._watched]]
         results: list[int | ua.StatusCode] = []
         for i in range(0, len(nodes), SUBSCRIBE_CHUNK):  # short requests, also on a busy server
             chunk = nodes[i : i + SUBSCRIBE_CHUNK]
-            results += await self._sub.subscribe_data_change(chunk, queuesize=100, sampling_interval=0.0)
+            results += await sub.subscribe_data_change(chunk, queuesize=100, sampling_interval=0.0)
         failed = []
         for node, res in zip(nodes, results, strict=True):
             if isinstance(res, ua.StatusCode) and node.nodeid in self._watched:
@@ -506,6 +524,50 @@ class SyncClient:
         if self._on_value is not None:
             self._on_value(outcome)
 
+    # ---- notifications ----
+    def _start_consumer(self, sub: Subscription) -> None:
+        """One task reads this subscription's notifications."""
+        self._cancel_consumer()
+        self._consumer = asyncio.create_task(self._consume(sub, self._generation))
+
+    def _cancel_consumer(self) -> None:
+        if self._consumer is not None:
+            self._consumer.cancel()
+            self._consumer = None
+
+    async def _end_consumer(self, timeout: float = 5.0) -> None:
+        """End the subscription's queue (asyncua puts an end mark after what is waiting) and let
+        the consumer apply what was received before the loss, bounded in time."""
+        sub, task = self._sub, self._consumer
+        self._sub, self._consumer = None, None
+        if sub is not None:
+            try:
+                await asyncio.wait_for(sub.delete(), 2.0)  # local clean-up even when the server is gone
+            except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
+                log.debug("deleting the subscription: %s", _reason(exc))
+        if task is not None:
+            try:
+                await asyncio.wait_for(task, timeout)
+            except TimeoutError:
+                log.warning("%d s were not enough to apply the values received before the loss", timeout)
+
+    async def _consume(self, sub: Subscription, generation: int) -> None:
+        """Apply data changes in the order the server sent them; a status change (the server
+        ended the subscription) is a loss like any other."""
+        async for event in sub:
+            if isinstance(event, DataChangeEvent):
+                self._on_datavalue(event.node.nodeid, event.data.monitored_item.Value)
+            elif isinstance(event, StatusChangeEvent) and generation == self._generation:
+                code = getattr(event.notification, "Status", event.notification)
+                log.debug("subscription status change: %s", code)
+                self._lost_reason = f"the server ended the subscription ({getattr(code, 'name', code)})"
+                self._lost.set()
+
+    def _overflowed(self) -> None:
+        """asyncua's queue is full: this client fell `QUEUE_BOUND` notifications behind."""
+        self._lost_reason = f"fell {self._queue_bound} notifications behind the server"
+        self._lost.set()
+
     # ---- connection supervision ----
     async def _connection_lost(self, exc: Exception) -> None:
         """asyncua's supervisor noticed a loss (closed socket, failed health probe)."""
@@ -540,6 +602,7 @@ class SyncClient:
             log.warning(
                 "connection to %s lost: %s; reconnecting", self.endpoint, self._lost_reason or "closed"
             )
+            await self._end_consumer()
             old, self._client = self._client, None
             if old is not None:
                 await _close_quietly(old)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -89,7 +89,14 @@ class LiveTracker:
 
     def __init__(self, plant: Plant, *, baselines: dict[tuple[str, str], int] | None = None) -> None:
         self._epoch = plant.epoch
-        self._stations: dict[str, StationLive] = {s.id: StationLive(station=s.id) for s in plant.stations}
+        # each station's fields as a plain dict, changed in place per value (a frozen
+        # StationLive per value cost two dataclass copies); `live` turns the changed ones
+        # into frozen snapshots only when the live state is read
+        self._work: dict[str, dict[str, Any]] = {
+            s.id: asdict(StationLive(station=s.id)) for s in plant.stations
+        }
+        self._snaps: dict[str, StationLive] = {}
+        self._dirty: set[str] = set(self._work)
         self._counters: dict[tuple[str, str], int] = dict(baselines or {})
         self._last_ts: dict[str, datetime] = {}
         self._time = 0.0
@@ -114,26 +121,29 @@ class LiveTracker:
         }
         tracker = cls(plant, baselines=baselines)
         for (station, tag), v in last.items():
-            cur = tracker._stations.get(station)
+            cur = tracker._work.get(station)
             if cur is None or tag not in TEXT_TAGS or v.text is None:
                 continue
             if tag == "state":
                 if v.text in MachineState._value2member_map_:
-                    cur = replace(cur, state=MachineState(v.text), since=v.time, last_heard=v.time)
+                    cur.update(state=MachineState(v.text), since=v.time, last_heard=v.time)
             elif tag == "current_order":
-                cur = replace(cur, current_order=v.text or None)
+                cur["current_order"] = v.text or None
             else:
-                cur = replace(cur, current_operation=v.text or None)
-            tracker._stations[station] = cur
+                cur["current_operation"] = v.text or None
         return tracker
 
     # ---- state ----
     @property
     def live(self) -> LiveState:
         """The live state now (a frozen snapshot)."""
+        for station in self._dirty:
+            fields = self._work[station]
+            self._snaps[station] = StationLive(**{**fields, "process_values": dict(fields["process_values"])})
+        self._dirty.clear()
         return LiveState(
             time=self._time,
-            stations=dict(self._stations),
+            stations=dict(self._snaps),
             stale=self._stale,
             last_good=self._last_good,
         )
@@ -234,7 +244,10 @@ class LiveTracker:
 
     def _apply(self, r: Reading, t: float, outcome: Outcome) -> None:
         station = r.tag.station
-        cur = self._stations.get(station) or StationLive(station=station)
+        cur = self._work.get(station)
+        if cur is None:  # a tag of a station the plant does not have: kept as it comes
+            cur = self._work[station] = asdict(StationLive(station=station))
+        self._dirty.add(station)
         self._time = max(self._time, t)
         self._last_good = self._time
         name = r.tag.tag
@@ -255,42 +268,39 @@ class LiveTracker:
                 outcome.events.append(
                     self._event(t, station, "produced" if name == "good_count" else "scrapped", cur, delta)
                 )
-            total = self.counted.get(key, 0)
-            cur = replace(cur, **({"good_count": total} if name == "good_count" else {"reject_count": total}))
+            cur[name] = self.counted.get(key, 0)
         elif name == "state":
             state = MachineState(value)
-            if state != cur.state or cur.last_heard is None:
-                cur = replace(cur, state=state, since=t)
+            if state != cur["state"] or cur["last_heard"] is None:
+                cur["state"], cur["since"] = state, t
                 outcome.events.append(self._event(t, station, "state", cur, 0, state=state.value))
         elif name == "current_order":
             order = value or None
-            if order != cur.current_order:
-                if cur.current_order is not None:
+            if order != cur["current_order"]:
+                if cur["current_order"] is not None:
                     outcome.events.append(self._event(t, station, "order_finished", cur, 0))
-                cur = replace(cur, current_order=order)
+                cur["current_order"] = order
                 if order is not None:
                     outcome.events.append(self._event(t, station, "order_started", cur, 0))
         elif name == "current_operation":
-            cur = replace(cur, current_operation=value or None)
+            cur["current_operation"] = value or None
         elif name == "cycle_time":
-            cur = replace(cur, last_cycle_time=float(value))
+            cur["last_cycle_time"] = float(value)
         else:
-            pvs = dict(cur.process_values)
-            pvs[process_value_name(name) or name] = float(value)
-            cur = replace(cur, process_values=pvs)
-        self._stations[station] = replace(cur, last_heard=t)
+            cur["process_values"][process_value_name(name) or name] = float(value)
+        cur["last_heard"] = t
 
     @staticmethod
     def _event(
-        t: float, station: str, kind: str, cur: StationLive, quantity: int, state: str | None = None
+        t: float, station: str, kind: str, cur: dict[str, Any], quantity: int, state: str | None = None
     ) -> dict[str, Any]:
         return {
             "time": t,
             "station": station,
             "machine": None,
             "kind": kind,
-            "order_id": cur.current_order,
-            "operation": cur.current_operation,
+            "order_id": cur["current_order"],
+            "operation": cur["current_operation"],
             "quantity": int(quantity),
             "state": state,
         }
