@@ -281,3 +281,120 @@ def _book(op: Op, p: Placement, ready: int, usage: dict[str, _Usage], stocks: di
             usage[res].spans.append((p.start, p.end, need))
     for mat, need in op.consumes.items():
         stocks[mat].draws.append((ready, p.start, need))
+
+
+def insert(
+    problem: Problem,
+    placed: dict[tuple[str, int], Placement],
+    keys: list[tuple[str, int]],
+    not_before: dict[str, int] | None = None,
+) -> dict[tuple[str, int], Placement]:
+    """Slot the lots `keys` into the gaps of a schedule whose other lots stay where they are.
+
+    `placed` holds every other lot of `problem` (a feasible schedule of them); `keys` are placed
+    in the order given (a lot's routing predecessor must be placed before it). Each goes on the
+    eligible machine where it finishes first, into the earliest gap at or after
+    `not_before[machine]` that holds its changeover and processing time, clear of blocked
+    windows, within secondary resources and material stock (every other draw included). A lot
+    already placed keeps its start; the lot after an inserted one on its machine takes its new
+    changeover, and a gap is used only where that changeover is no longer than the old one. So
+    the re-planner can keep the floor's plan as it is and add a rush order where there is room:
+    no lot of the old plan moves.
+
+    Raises:
+        ValueError: a lot of `keys` comes before its routing predecessor, or another lot is missing.
+        InfeasibleError: a lot finds no gap within the horizon, or its material never comes.
+    """
+    ops = {op.key: op for op in problem.ops}
+    todo = set(keys)
+    missing = [k for k in ops if k not in placed and k not in todo]
+    if missing:
+        raise ValueError(f"lots neither placed nor to insert: {missing[:3]}")
+    out = dict(placed)
+    not_before = not_before or {}
+    for key in keys:
+        op = ops[key]
+        chain = problem.chain(op.order_id)
+        i = chain.index(op)
+        if i > 0 and chain[i - 1].key not in out:
+            raise ValueError(f"{op.order_id} op {op.op_index} comes before its routing predecessor")
+        ready = ready_at(problem, op, out)
+        usage = {r: _Usage() for r in problem.capacities}
+        stocks = {m: _Stock(list(ev), problem.reorders.get(m)) for m, ev in problem.supply.items()}
+        for k, p in out.items():
+            _book(ops[k], p, ready_at(problem, ops[k], out), usage, stocks)
+        best: tuple[Placement, tuple[tuple[str, int], Placement] | None] | None = None
+        for a, alt in enumerate(op.alternatives):
+            got = _earliest_gap(problem, op, a, ready, out, usage, stocks, not_before.get(alt.machine_id, 0))
+            if got is not None and (best is None or _sooner(got[0], best[0])):
+                best = got
+        if best is None:
+            raise InfeasibleError(f"{op.order_id} op {op.op_index}: no gap in the plan within the horizon")
+        out[key] = best[0]
+        if best[1] is not None:
+            out[best[1][0]] = best[1][1]
+    return out
+
+
+def _sooner(p: Placement, q: Placement) -> bool:
+    return (p.end, p.start) < (q.end, q.start)
+
+
+def _earliest_gap(
+    problem: Problem,
+    op: Op,
+    a: int,
+    ready: int,
+    out: dict[tuple[str, int], Placement],
+    usage: dict[str, _Usage],
+    stocks: dict[str, _Stock],
+    not_before: int,
+) -> tuple[Placement, tuple[tuple[str, int], Placement] | None] | None:
+    """The earliest placement of `op` on its alternative `a` between the lots already on that machine.
+
+    Returns it with the next lot's new placement (its new changeover), or None if there is no room."""
+    ops = {o.key: o for o in problem.ops}
+    mid = op.alternatives[a].machine_id
+    md = problem.machines[mid]
+    m = _Machine(blocked_starts=[x for x, _ in md.blocked], blocked=list(md.blocked))
+    seq = sorted((p.start, k) for k, p in out.items() if ops[k].alternatives[p.alternative].machine_id == mid)
+    duration = op.alternatives[a].duration
+    for pos in range(len(seq) + 1):
+        prev = seq[pos - 1][1] if pos > 0 else None
+        nxt = seq[pos][1] if pos < len(seq) else None
+        setup = md.setup(ops[prev].family if prev is not None else None, op.family)
+        length = setup + duration
+        lo = max(ready, op.release, not_before, out[prev].end if prev is not None else 0)
+        hi = problem.horizon
+        after: tuple[tuple[str, int], Placement] | None = None
+        if nxt is not None:
+            n_op, n_p = ops[nxt], out[nxt]
+            if n_op.fixed is not None:
+                continue
+            new_setup = md.setup(op.family, n_op.family)
+            if new_setup > n_p.setup:
+                continue
+            hi = n_p.start
+            n_duration = n_op.alternatives[n_p.alternative].duration
+            n_end = n_p.start + new_setup + n_duration
+            after = (nxt, Placement(n_p.alternative, n_p.start, new_setup, n_end))
+        t = lo
+        while t + length <= hi:
+            if op.consumes:
+                at = _material_start(op, max(ready, op.release), t, stocks)
+                if at is None:
+                    mats = ", ".join(sorted(op.consumes))
+                    raise InfeasibleError(f"material {mats} runs out before {op.order_id} can be made")
+                if at != t:
+                    t = at
+                    continue
+            bump = _blocked_conflict(m, t, length)
+            if bump is None:
+                for res, need in op.resources.items():
+                    bump = _resource_conflict(usage[res], problem.capacities[res], need, t, t + length)
+                    if bump is not None:
+                        break
+            if bump is None:
+                return Placement(a, t, setup, t + length), after
+            t = max(bump, t + 1)
+    return None

@@ -236,8 +236,14 @@ def plan_until_accepted(
     executor: cf.Executor | None = None,
     progress: Callable[..., object] | None = None,
     work_limit: float | None = None,
+    target: tuple[str, float] | None = None,
+    max_replications: int = 200,
 ) -> LoopResult:
     """Plan, check with the simulator, repair by cause and re-plan until accepted (see the module).
+
+    `target=(kpi, half_width)`: each pass's check replicates until that KPI's 95% CI
+    half-width is reached (`replications` the minimum, `max_replications` the maximum), as
+    `sim.check` does; its verdict says how many ran.
 
     Raises:
         InfeasibleError: the order book admits no schedule at all.
@@ -278,6 +284,8 @@ def plan_until_accepted(
             live=live,
             executor=executor,
             progress=progress,
+            target=target,
+            max_replications=max_replications,
         )
         failing = tuple(o.order_id for o in verdict.orders if o.on_time_probability < policy.min_on_time)
         causes = {o.order_id: blamed_cause(o) for o in verdict.orders if o.order_id in failing}

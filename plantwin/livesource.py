@@ -7,18 +7,18 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sync.client import SyncClient
-from sync.livestate import LiveView
-from sync.security import Credentials, Security
 from twin.errors import InputError, Issue
 from twin.live import LiveState
 from twin.live_json import check_snapshot, snapshot_from_json
 from twin.plant import Plant
 from twin.timeutil import parse_duration
+
+if TYPE_CHECKING:
+    from sync.security import Credentials, Security
 
 LiveOption = Annotated[
     str | None,
@@ -45,6 +45,11 @@ async def read_live(
     Raises:
         SyncError: the server is unreachable or refuses the session, or a tag cannot be resolved.
     """
+    # imported here: the OPC UA stack takes about a second to load, and every command that takes
+    # --live imports this module (most never read an endpoint)
+    from sync.client import SyncClient
+    from sync.livestate import LiveView
+
     view = LiveView(plant)
     client = SyncClient(plant, endpoint, security=security, credentials=credentials, watchers=view.watchers)
     await client.connect()

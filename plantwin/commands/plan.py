@@ -17,7 +17,15 @@ from planner.solver import dispatch_schedule, solve
 from plantwin import args
 from plantwin.common import emit_json, err_console, open_orders, open_plant, out_console, report_errors
 from plantwin.recording import DbOption, NoHistoryOption, open_history, record_plan, report_recorded
-from plantwin.replications import ExecutorOption, open_executor
+from plantwin.replications import (
+    ExecutorOption,
+    MaxReplicationsOption,
+    Precision,
+    PrecisionOption,
+    open_executor,
+    parse_precision,
+)
+from sim.run import UnknownKPIError
 from twin.errors import InfeasibleError, InputError, Issue
 from twin.jssp import jssp_from_text
 from twin.live_json import live_from_json
@@ -164,14 +172,19 @@ def plan(
         int, typer.Option(help="With --until-accepted: replications of each pass's check.")
     ] = 30,
     executor: ExecutorOption = "local",
+    precision: PrecisionOption = None,
+    max_replications: MaxReplicationsOption = 200,
 ) -> None:
     """Plan an order book on a plant with CP-SAT; print makespan, late orders and gap; write the schedule."""
     _check_args(objective, time_limit, workers)
     args.seed("--seed", seed)
     if until_accepted:
+        stop = parse_precision(precision, max_replications, replications)
         _until_accepted(plant, orders, max_passes, replications, time_limit, workers, seed, out, json_out, db,
-                        no_history, executor)  # fmt: skip
+                        no_history, executor, stop)  # fmt: skip
         return
+    if precision is not None:
+        raise InputError(Issue("only with --until-accepted (the check's replications)", "--precision"))
     if jssp is not None:
         if plant is not None:
             raise InputError(Issue("give either a PLANT or --jssp FILE, not both", "plan"))
@@ -254,6 +267,7 @@ def _pass_json(model: Plant, report: IterationReport) -> dict[str, object]:
         "makespan": plan.makespan,
         "planned_late": list(plan.late_orders),
         "accepted": report.verdict.accepted,
+        "replications": report.verdict.replications,
         "failing": list(report.failing),
         "failing_count": len(report.failing),
         "causes": dict(report.causes),
@@ -266,7 +280,7 @@ def _pass_json(model: Plant, report: IterationReport) -> dict[str, object]:
 def _until_accepted(
     plant: str | None, orders: str | None, max_passes: int, replications: int, time_limit: float,
     workers: int, seed: int, out: Path | None, json_out: bool, db: str | None, no_history: bool,
-    executor: str = "local",
+    executor: str = "local", stop: Precision | None = None,
 ) -> None:  # fmt: skip
     """`plan --until-accepted`: the plan -> simulate -> repair loop, every pass reported."""
     if plant is None:
@@ -295,10 +309,15 @@ def _until_accepted(
             f"at most {max_passes} passes, {time_limit:g} s per plan)"
         )
     with open_executor(executor, workers) as pool:  # the checks' replications: local or Dask
-        loop = plan_until_accepted(
-            model, book, replications=replications, seed=seed, max_iterations=max_passes,
-            time_limit=time_limit, workers=workers, executor=pool.executor,
-        )  # fmt: skip
+        try:
+            loop = plan_until_accepted(
+                model, book, replications=replications, seed=seed, max_iterations=max_passes,
+                time_limit=time_limit, workers=workers, executor=pool.executor,
+                target=stop.target if stop is not None else None,
+                max_replications=stop.max_replications if stop is not None else 200,
+            )  # fmt: skip
+        except UnknownKPIError as exc:
+            raise InputError(Issue(str(exc), "--precision")) from None
     for report in loop.iterations:
         said(report)
     files = [str(out), str(_write(loop.schedule, out))]
@@ -306,6 +325,7 @@ def _until_accepted(
     params = {
         "until_accepted": True, "max_passes": max_passes, "replications": replications,
         "time_limit": time_limit, "workers": workers, "seed": seed, "accepted": loop.accepted,
+        "precision": f"{stop.kpi}={stop.half_width:g}" if stop is not None else None,
     }  # fmt: skip
     run_id = _record(db, no_history, model, book, best.plan, params, json_out)
     if json_out:

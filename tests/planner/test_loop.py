@@ -101,3 +101,44 @@ def test_plan_until_accepted_command_reports_every_pass(tmp_path) -> None:
     assert payload["files"] == [str(out), str(out.with_suffix(".csv"))]
     res = CliRunner().invoke(app, [*args[:-1], "--max-passes", "0"])
     assert res.exit_code == 2 and "--max-passes" in res.output
+
+
+def test_until_accepted_check_replicates_to_the_asked_precision(tmp_path, plant_text) -> None:
+    """--precision reaches the check: a varying plant runs past the minimum, a steady one stops there."""
+    book = tmp_path / "orders.csv"
+    book.write_text(
+        "id,product,quantity,release,due,weight\n"
+        "o,p,10,2026-11-30T00:00:00+00:00,2026-12-30T00:00:00+00:00,1\n"
+    )
+    flaky = tmp_path / "flaky.yaml"
+    flaky.write_text(FLAKY)
+    steady = tmp_path / "steady.yaml"
+    steady.write_text(ONE_MACHINE.replace("TIME", "10"))
+
+    def passes(plant: object, *extra: str) -> list[dict]:
+        args = [
+            "plan", str(plant), "--orders", str(book), "--until-accepted", "--max-passes", "1",
+            "--replications", "4", "--time-limit", "4", "--out", str(tmp_path / "s.json"), "--no-history",
+            "--json", *extra,
+        ]  # fmt: skip
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)["passes"]
+
+    # breakdowns half the time: the makespan's CI is nowhere near 1 s wide after 4 runs
+    assert [p["replications"] for p in passes(flaky)] == [4]
+    assert [
+        p["replications"] for p in passes(flaky, "--precision", "makespan=1s", "--max-replications", "12")
+    ] == [12]
+    # deterministic times: every run has the same makespan, a half-width of 0 at the minimum
+    assert [p["replications"] for p in passes(steady, "--precision", "makespan=1s")] == [4]
+    # wrong uses name the option and exit 2
+    for extra, option in (
+        (["--precision", "nosuchkpi=1"], "--precision"),
+        (["--precision", "makespan=1s", "--max-replications", "3"], "--max-replications"),
+    ):
+        base = ["plan", str(flaky), "--orders", str(book), "--until-accepted", "--replications", "4"]
+        res = CliRunner().invoke(app, [*base, "--time-limit", "2", "--no-history", *extra])
+        assert res.exit_code == 2 and option in res.output, res.output
+    res = CliRunner().invoke(app, ["plan", str(flaky), "--orders", str(book), "--precision", "makespan=1s"])
+    assert res.exit_code == 2 and "--precision" in res.output and "--until-accepted" in res.output
