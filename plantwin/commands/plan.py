@@ -260,6 +260,11 @@ def _pass_json(model: Plant, report: IterationReport) -> dict[str, object]:
         "on_time": dict(report.on_time),
         "changes": list(report.changes),
         "reasons": list(report.verdict.reasons),
+        "best_so_far": report.best,
+        "note": report.note,
+        "transfer_batches": {
+            o.order_id: o.transfer_batch for o in plan.schedule.operations if o.transfer_batch is not None
+        },
     }
 
 
@@ -287,6 +292,8 @@ def _until_accepted(
                 f"pass {report.iteration}: {len(report.failing)} order(s) failing"
                 + (f" ({', '.join(report.failing[:8])}{', ...' if len(report.failing) > 8 else ''})"
                    if report.failing else "")
+                + (f"; {report.note}" if report.note else ""),
+                highlight=False,
             )  # fmt: skip
 
     if not json_out:
