@@ -10,8 +10,8 @@ and repairs what the verdict blames, order by order (`OrderVerdict.delay`):
   blamed station gets a time buffer (planned times x 1 / availability when it fails,
   else STRETCH_STEP, growing by STRETCH_STEP per pass);
 - `material`: the order gets first claim on its material (weight x 4);
-- flow time (the order's time went to its own work, or its own work fills more than
-  FLOW_SHARE of its window): the lot is split into transfer batches (`ScheduledOperation.
+- flow time (the order's time went to its own work, its own work fills more than
+  FLOW_SHARE of its window, or overlapping its operations could save its lateness): the lot is split into transfer batches (`ScheduledOperation.
   transfer_batch`), first of a quarter of the lot, halved on later passes down to a tenth
   (MAX_BATCHES), so its next operation starts on the first batch instead of the whole lot;
 - any cause: the order's weight doubles (priority of the blamed orders).
@@ -231,20 +231,26 @@ def _repair(
     return notes
 
 
-def flow_bound(plant: Plant, order: Order, cause: str) -> bool:
-    """Is the order's lateness a matter of flow time: its own work blamed, or that work (mean
-    times, one lot through its routing) filling more than FLOW_SHARE of its window?"""
+def flow_bound(plant: Plant, order: Order, ov: OrderVerdict, cause: str) -> bool:
+    """Is the order's lateness a matter of flow time, one that overlapping its operations can
+    recover? Yes when its own work is blamed; when that work (mean times, one lot through its
+    routing) fills more than FLOW_SHARE of its window; or when the overlap could save at least
+    its lateness (the lot's work at all operations but the longest one, against the mean
+    lateness of its late runs)."""
     if cause in OWN_WORK:
         return True
     window = order.due - order.release
-    work = sum(op.mean_time(order.quantity) for op in plant.product_map[order.product].routing)
-    return math.isfinite(window) and work > FLOW_SHARE * window
+    works = [op.mean_time(order.quantity) for op in plant.product_map[order.product].routing]
+    if math.isfinite(window) and sum(works) > FLOW_SHARE * window:
+        return True
+    late = ov.mean_lateness / max(1.0 - ov.on_time_probability, 0.1)
+    return sum(works) - max(works) >= late
 
 
 def _split(plant: Plant, order: Order, ov: OrderVerdict, cause: str, repairs: _Repairs) -> list[str]:
     """Lot splitting: move a flow-time-bound order on in (smaller) transfer batches."""
     routing = plant.product_map[order.product].routing
-    if len(routing) < 2 or order.quantity < 2 or not flow_bound(plant, order, cause):
+    if len(routing) < 2 or order.quantity < 2 or not flow_bound(plant, order, ov, cause):
         return []
     smallest = max(1, math.ceil(order.quantity / MAX_BATCHES))
     current = repairs.transfer.get(order.id)

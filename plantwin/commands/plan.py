@@ -330,11 +330,11 @@ def _until_accepted(
         )
         return
     table = Table(title=f"{model.name}: plan until accepted")
-    for col in ("pass", "objective", "failing", "planned late", "makespan", "changes"):
+    for col in ("pass", "objective", "failing", "best so far", "planned late", "makespan", "changes"):
         table.add_column(col)
     for r in loop.iterations:
         table.add_row(
-            str(r.iteration), r.objective, str(len(r.failing)), str(len(r.plan.late_orders)),
+            str(r.iteration), r.objective, str(len(r.failing)), f"pass {r.best}", str(len(r.plan.late_orders)),
             format_duration(r.plan.makespan), str(len(r.changes)),
         )  # fmt: skip
     out_console.print(table)
