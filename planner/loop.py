@@ -11,9 +11,10 @@ and repairs what the verdict blames, order by order (`OrderVerdict.delay`):
   else STRETCH_STEP, growing by STRETCH_STEP per pass);
 - `material`: the order gets first claim on its material (weight x 4);
 - flow time (the order's time went to its own work, its own work fills more than
-  FLOW_SHARE of its window, or overlapping its operations could save its lateness): the lot is split into transfer batches (`ScheduledOperation.
-  transfer_batch`), first of a quarter of the lot, halved on later passes down to a tenth
-  (MAX_BATCHES), so its next operation starts on the first batch instead of the whole lot;
+  FLOW_SHARE of its window, or overlapping its operations could save its lateness): the
+  lot is split into transfer batches (`ScheduledOperation.transfer_batch`), first of a
+  quarter of the lot, halved on later passes down to a tenth (MAX_BATCHES), so its next
+  operation starts on the first batch instead of the whole lot;
 - any cause: the order's weight doubles (priority of the blamed orders).
 
 The internal due date moves by the mean lateness of the late runs (mean lateness /
@@ -362,7 +363,11 @@ def plan_until_accepted(
             )
         score = _score(verdict, policy)
         if best is None or score < best[0]:
-            note = "first pass" if best is None else f"better than pass {best[1].iteration} ({_compare(score, best[0])})"
+            note = (
+                "first pass"
+                if best is None
+                else f"better than pass {best[1].iteration} ({_compare(score, best[0])})"
+            )
             best, stale, strategy = (score, report, problem), 0, 0
             best_repairs = copy.deepcopy(repairs)
             reports.append(replace(report, best=iteration, note=note))
@@ -372,7 +377,10 @@ def plan_until_accepted(
             strategy += 1
             repairs = copy.deepcopy(best_repairs)
             verdict = best[1].verdict
-            why = f"no better than pass {best[1].iteration} ({_compare(score, best[0])}): its changes did not help"
+            why = (
+                f"no better than pass {best[1].iteration} ({_compare(score, best[0])}): "
+                "its changes did not help"
+            )
             if stale >= PATIENCE:
                 why += f"; {PATIENCE} passes in a row without improvement, the loop stops"
             else:

@@ -389,7 +389,11 @@ class Machine:
                     yield env.timeout(sop.start - env.now)
                     self.waiting = None
             info = lot.order.info[lot.op_index]
-            if not (simple and info.simple) or lot.feed is not None or (sop is not None and sop.transfer_batch):
+            if (
+                not (simple and info.simple)
+                or lot.feed is not None
+                or (sop is not None and sop.transfer_batch)
+            ):
                 yield from self.process(lot, sop, 0)
                 continue
             # The hot path: no calendar, failures, setups, resources, material, scrap or observer.

@@ -35,7 +35,9 @@ class ScheduledOperation:
 
     def __post_init__(self) -> None:
         if self.transfer_batch is not None and self.transfer_batch < 1:
-            raise ValueError(f"operation {self.key}: transfer_batch must be at least 1, got {self.transfer_batch}")
+            raise ValueError(
+                f"operation {self.key}: transfer_batch must be at least 1, got {self.transfer_batch}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """Its fields as a dict; `transfer_batch` only when set (a plan without one keeps the hash

@@ -334,8 +334,8 @@ def _until_accepted(
         table.add_column(col)
     for r in loop.iterations:
         table.add_row(
-            str(r.iteration), r.objective, str(len(r.failing)), f"pass {r.best}", str(len(r.plan.late_orders)),
-            format_duration(r.plan.makespan), str(len(r.changes)),
+            str(r.iteration), r.objective, str(len(r.failing)), f"pass {r.best}",
+            str(len(r.plan.late_orders)), format_duration(r.plan.makespan), str(len(r.changes)),
         )  # fmt: skip
     out_console.print(table)
     out_console.print(("accepted: " if loop.accepted else "not accepted: ") + loop.reason, highlight=False)
