@@ -69,7 +69,7 @@ class Lot:
     there with its first batch, `qty` the units its previous operation started with until
     the feed closes and says how many came good."""
 
-    __slots__ = ("allocated", "feed", "kind", "kit", "op_index", "order", "qty", "t_arrive")
+    __slots__ = ("allocated", "feed", "kind", "kit", "op_index", "order", "qty", "sent", "t_arrive")
 
     def __init__(self, order: OrderState, op_index: int, qty: int, kind: str, t: float) -> None:
         self.order = order
@@ -82,6 +82,14 @@ class Lot:
         self.kit: list[tuple[Any, float]] = []
         """(material, quantity) the lot takes when it starts that operation."""
         self.feed: Feed | None = None
+        self.sent = 0
+        """Good units already handed on to the next operation in transfer batches."""
+
+    @property
+    def units(self) -> int:
+        """Units of the lot here now: arrived and not yet handed on."""
+        arrived = self.feed.arrived if self.feed is not None else self.qty
+        return arrived - self.sent
 
     @property
     def key(self) -> tuple[str, int]:

@@ -431,10 +431,13 @@ class PlantModel:
         """Units now in buffers (or waiting for release room), blocked upstream, and on machines."""
         out = {"queued": 0, "blocked": 0, "in_process": 0}
         for st in self.stations.values():
-            out["queued"] += sum(lot.qty for lot in st.queue) + sum(lot.qty for lot in st.waiting.values())
+            # `units`: a lot moving in transfer batches counts where its units are
+            out["queued"] += sum(lot.units for lot in st.queue) + sum(
+                lot.units for lot in st.waiting.values()
+            )
             for lot, ev, _ in st.blocked:
-                out["queued" if ev is None else "blocked"] += lot.qty
-            out["in_process"] += sum(m.lot.qty for m in st.machines if m.lot is not None)
+                out["queued" if ev is None else "blocked"] += lot.units
+            out["in_process"] += sum(m.lot.units for m in st.machines if m.lot is not None)
         return out
 
     def wip_area(self, until: float) -> float:

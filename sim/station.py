@@ -525,7 +525,7 @@ class Machine:
                 st.good += 1
                 if streams and good - sent >= tb:  # a full transfer batch moves on
                     nxt = model.send_batch(lot, nxt, good - sent)
-                    sent = good
+                    sent = lot.sent = good
             i += 1
             self.done += 1
             st.planned_time += info.mean

@@ -66,3 +66,17 @@ def test_a_split_lot_starts_downstream_with_its_first_batch(make_plant) -> None:
     assert rows["quantity"].tolist() == [10, 10]
     starved = res.states[(res.states["station"] == "b") & (res.states["state"] == "Starved")]
     assert starved["end"].sub(starved["start"]).sum() == pytest.approx(116 - 40 - 60)
+
+
+def test_units_in_the_plant_are_counted_once_while_lots_move_in_batches(make_plant) -> None:
+    from sim.model import PlantModel
+
+    plant = make_plant(SCRAPPY, scrap_policy="remake")
+    orders = [Order(f"O{i}", "p", 12, 60.0 * i, 1e6) for i in range(6)]
+    for until in (150.0, 400.0, 700.0, None):
+        model = PlantModel(plant, orders=orders, seed=4)
+        model.run(until)
+        res = model.result(until if until is not None else model.env.now)
+        inside = model.units_in_plant()
+        finished, scrapped = int(res.kpis["units_good"]), int(res.kpis["units_scrapped"])
+        assert model.units_entered == finished + scrapped + sum(inside.values()), (until, inside)
