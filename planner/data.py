@@ -131,6 +131,18 @@ class Op:
     resources: dict[str, int] = field(default_factory=dict)
     consumes: dict[str, int] = field(default_factory=dict)
     fixed: Fixed | None = None
+    transfer: int | None = None
+    """Good units handed on to the next operation together (None: the whole lot; always None at
+    an order's last operation and for a lot already under way)."""
+    transfer_planned: bool = False
+    """`transfer` is the plan's decision (written to `ScheduledOperation.transfer_batch`), not
+    the plant routing step's."""
+    units: float = 0.0
+    """Expected units the lot works here (the planned quantity, scrap allowance included)."""
+    batch_time: float = 0.0
+    """The routing step's fixed time per lot (before stretch): the part of the work no unit carries."""
+    unit_mean: float = 0.0
+    """The routing step's mean seconds per unit (before stretch)."""
 
     @property
     def key(self) -> tuple[str, int]:
@@ -246,6 +258,7 @@ def build_problem(
     due_overrides: dict[str, float] | None = None,
     stretch: dict[str, float] | None = None,
     yield_confidence: float = YIELD_CONFIDENCE,
+    transfer: dict[str, int] | None = None,
 ) -> Problem:
     """The problem for `orders` on `plant`, from `live` if given.
 
@@ -254,7 +267,9 @@ def build_problem(
     before `live.time`. `due_overrides` (plant seconds) replace due dates (internal due
     dates of the repair loop); `stretch` multiplies the processing times on a station (the
     repair loop's time buffer at a station the simulator blames). Lot quantities include
-    the scrap allowance for `yield_confidence` (see `planner.yields`).
+    the scrap allowance for `yield_confidence` (see `planner.yields`). `transfer` (order id ->
+    units) moves that order's lots on in transfer batches of that size (the repair loop's lot
+    splitting; written into the schedule); else each routing step's `transfer_batch` applies.
 
     Raises:
         InputError: an order names a product the plant lacks.
@@ -262,6 +277,7 @@ def build_problem(
     """
     stretch = stretch or {}
     due_overrides = due_overrides or {}
+    transfer = transfer or {}
     notes: list[str] = []
     now = live.time if live is not None else 0.0
     completed = live.completed if live is not None else frozenset()
@@ -381,6 +397,9 @@ def build_problem(
                 for m, q in operation.consumes.items()
             }
         )
+        last = k + 1 == len(product.routing)
+        planned_tb = transfer.get(order.id)
+        tb = None if last or fixed is not None else (planned_tb or operation.transfer_batch)
         ops.append(
             Op(
                 order_id=order.id,
@@ -394,6 +413,11 @@ def build_problem(
                 resources=dict(operation.resources),
                 consumes=consumes,
                 fixed=fixed,
+                transfer=tb,
+                transfer_planned=tb is not None and planned_tb is not None,
+                units=quantities[(order.id, k)],
+                batch_time=operation.batch_time,
+                unit_mean=operation.time.mean,
             )
         )
     if not (span and one_calendar):

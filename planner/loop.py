@@ -10,6 +10,11 @@ and repairs what the verdict blames, order by order (`OrderVerdict.delay`):
   blamed station gets a time buffer (planned times x 1 / availability when it fails,
   else STRETCH_STEP, growing by STRETCH_STEP per pass);
 - `material`: the order gets first claim on its material (weight x 4);
+- flow time (the order's time went to its own work, its own work fills more than
+  FLOW_SHARE of its window, or overlapping its operations could save its lateness): the
+  lot is split into transfer batches (`ScheduledOperation.transfer_batch`), first of a
+  quarter of the lot, halved on later passes down to a tenth (MAX_BATCHES), so its next
+  operation starts on the first batch instead of the whole lot;
 - any cause: the order's weight doubles (priority of the blamed orders).
 
 The internal due date moves by the mean lateness of the late runs (mean lateness /
@@ -22,6 +27,11 @@ priority only). The loop stops when the verdict accepts; after `max_iterations`;
 when PATIENCE passes in a row did not improve on the best, saying why: which orders
 still fail, the cause blamed for each, orders whose own work does not fit their
 window, and CP-SAT's proof when even the mean-time plan cannot have every order on time.
+
+The loop is monotone in what it returns: the schedule of the best pass so far (fewest failing
+orders, then the highest mean on-time probability), never a later, worse one. Every pass is
+reported as it was, with `best` (the best pass so far) and `note` (for a pass that did not
+improve: by how much it fell short, and what the next pass tries instead).
 """
 
 from __future__ import annotations
@@ -61,6 +71,12 @@ TRIAGE_SHARE = 0.25
 """When more than this share of the orders fails, the next plan minimises late orders first."""
 OWN_WORK = ("processing", "setup")
 """Delay causes that are the order's own work, not something a repair can move."""
+FLOW_SHARE = 0.5
+"""An order whose own sequential work fills more than this share of its window is flow-time bound."""
+FIRST_BATCHES = 4
+"""Transfer batches a lot is first split into by the repair (later passes halve the batch size)."""
+MAX_BATCHES = 10
+"""At most this many transfer batches per lot (each is a handling move on the floor)."""
 
 
 @dataclass
@@ -71,9 +87,12 @@ class _Repairs:
     stretch: dict[str, float] = field(default_factory=dict)
     weight: dict[str, int] = field(default_factory=dict)
     avoid: dict[str, set[str]] = field(default_factory=dict)
+    transfer: dict[str, int] = field(default_factory=dict)
 
     def problem(self, plant: Plant, orders: Sequence[Order], live: LiveState | None) -> Problem:
-        problem = build_problem(plant, orders, live, due_overrides=self.due, stretch=self.stretch)
+        problem = build_problem(
+            plant, orders, live, due_overrides=self.due, stretch=self.stretch, transfer=self.transfer
+        )
         ops = []
         for op in problem.ops:
             banned = self.avoid.get(op.order_id, set())
@@ -99,6 +118,11 @@ def _score(verdict: Verdict, policy: AcceptancePolicy) -> tuple[int, float]:
     failing = sum(1 for o in verdict.orders if o.on_time_probability < policy.min_on_time)
     mean = sum(o.on_time_probability for o in verdict.orders) / max(len(verdict.orders), 1)
     return (failing, -mean)
+
+
+def _compare(score: tuple[int, float], other: tuple[int, float]) -> str:
+    """Two passes' scores in words: failing orders, then mean on-time probability."""
+    return f"{score[0]} failing vs {other[0]}, mean on time {-score[1]:.1%} vs {-other[1]:.1%}"
 
 
 def _late_terms(
@@ -196,6 +220,8 @@ def _repair(
             notes.append(
                 f"buffer at {station}: planned times x{repairs.stretch[station]:.3f} ({cause} of {order.id})"
             )
+    if strategy <= 1:
+        notes += _split(plant, order, ov, cause, repairs)
     factor = 2 if strategy < 2 else 4
     if cause == "material":
         factor = 4
@@ -204,6 +230,45 @@ def _repair(
     repairs.weight[order.id] = repairs.weight.get(order.id, 1) * factor
     notes.append(f"{order.id}: priority x{repairs.weight[order.id]} ({cause})")
     return notes
+
+
+def flow_bound(plant: Plant, order: Order, ov: OrderVerdict, cause: str) -> bool:
+    """Is the order's lateness a matter of flow time, one that overlapping its operations can
+    recover? Yes when its own work is blamed; when that work (mean times, one lot through its
+    routing) fills more than FLOW_SHARE of its window; or when the overlap could save at least
+    its lateness (the lot's work at all operations but the longest one, against the mean
+    lateness of its late runs)."""
+    if cause in OWN_WORK:
+        return True
+    window = order.due - order.release
+    works = [op.mean_time(order.quantity) for op in plant.product_map[order.product].routing]
+    if math.isfinite(window) and sum(works) > FLOW_SHARE * window:
+        return True
+    late = ov.mean_lateness / max(1.0 - ov.on_time_probability, 0.1)
+    return sum(works) - max(works) >= late
+
+
+def _split(plant: Plant, order: Order, ov: OrderVerdict, cause: str, repairs: _Repairs) -> list[str]:
+    """Lot splitting: move a flow-time-bound order on in (smaller) transfer batches."""
+    routing = plant.product_map[order.product].routing
+    if len(routing) < 2 or order.quantity < 2 or not flow_bound(plant, order, ov, cause):
+        return []
+    smallest = max(1, math.ceil(order.quantity / MAX_BATCHES))
+    current = repairs.transfer.get(order.id)
+    if current is None:
+        floor_batch = min((op.transfer_batch for op in routing[:-1] if op.transfer_batch), default=None)
+        size = max(smallest, math.ceil(order.quantity / FIRST_BATCHES))
+        if floor_batch is not None and floor_batch <= size:
+            size = max(smallest, floor_batch // 2)
+    else:
+        size = max(smallest, current // 2)
+    if current is not None and size >= current:
+        return [f"{order.id}: transfer batches already at {current} units (at most {MAX_BATCHES} per lot)"]
+    repairs.transfer[order.id] = size
+    return [
+        f"{order.id}: lot split into transfer batches of {size} units "
+        f"({cause}; its next operation starts on the first batch)"
+    ]
 
 
 def _why(
@@ -299,21 +364,38 @@ def plan_until_accepted(
             causes=causes,
             objective=objective,
         )
-        reports.append(report)
         if verdict.accepted:
+            reports.append(replace(report, best=iteration, note="accepted"))
             return LoopResult(
                 result.schedule, verdict, True, tuple(reports), f"accepted after {iteration} pass(es)"
             )
         score = _score(verdict, policy)
         if best is None or score < best[0]:
+            note = (
+                "first pass"
+                if best is None
+                else f"better than pass {best[1].iteration} ({_compare(score, best[0])})"
+            )
             best, stale, strategy = (score, report, problem), 0, 0
             best_repairs = copy.deepcopy(repairs)
+            reports.append(replace(report, best=iteration, note=note))
         else:
             # worse or no better: go back to the best pass's repairs and try a gentler kind
             stale += 1
             strategy += 1
             repairs = copy.deepcopy(best_repairs)
             verdict = best[1].verdict
+            why = (
+                f"no better than pass {best[1].iteration} ({_compare(score, best[0])}): "
+                "its changes did not help"
+            )
+            if stale >= PATIENCE:
+                why += f"; {PATIENCE} passes in a row without improvement, the loop stops"
+            else:
+                why += f"; the next pass starts again from pass {best[1].iteration}'s repairs, " + (
+                    "without moving internal due dates" if strategy == 1 else "with priority only"
+                )
+            reports.append(replace(report, best=best[1].iteration, note=why))
         if stale >= PATIENCE:
             stopped_early = True
             break

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
-from planner.data import MachineData, Op, Problem
+from planner.data import Alternative, MachineData, Op, Problem
 
 OBJECTIVES = ("makespan", "tardiness", "mixed")
 
@@ -140,7 +140,10 @@ def build_model(problem: Problem) -> tuple[cp_model.CpModel, ModelVars]:
     for order_id in problem.orders:
         chain = problem.chain(order_id)
         for a, b in itertools.pairwise(chain):
-            model.add(mv.ops[b.key].start >= mv.ops[a.key].end)
+            if streams(a):
+                add_transfer_precedence(model, mv, a, b)
+            else:
+                model.add(mv.ops[b.key].start >= mv.ops[a.key].end)
 
     # ---- machines: no overlap with each other or with blocked windows; setups on a circuit ----
     for mid, machine in problem.machines.items():
@@ -202,6 +205,54 @@ def build_model(problem: Problem) -> tuple[cp_model.CpModel, ModelVars]:
     for mat_id, events in problem.supply.items():
         _material(model, problem, mv, mat_id, events)
     return model, mv
+
+
+def streams(op: Op) -> bool:
+    """Does the lot move on to its next operation in transfer batches (more than one batch)?"""
+    return op.transfer is not None and op.fixed is None and op.transfer < op.quantity
+
+
+def transfer_lags(pred: Op, pred_alt: Alternative, succ: Op, succ_alt: Alternative) -> tuple[int, int]:
+    """(head, tail) in model seconds for a lot `pred` moving on to `succ` in transfer batches.
+
+    Batch j (j = 1..n) holds `pred.transfer` good units (the last the rest) and arrives when
+    `pred` has made them: at pred start + setup + batch time + share of its unit work. The
+    successor starts unit (j-1)b + 1 no earlier than batch j's arrival, so (exactly, for the
+    planned times):
+
+    - head: succ start >= pred start + pred setup + head (the first batch's time on pred);
+    - tail: succ end >= pred end + tail, tail = max over j of (succ's work on the units from
+      batch j on) - (pred's work after batch j). That is the last batch's time on the
+      successor when it is the slower stage or the batches are equal; with a short last
+      batch behind a slower predecessor the batch before it can bind, and the max says so.
+
+    Work is split as the planned durations are (stretch included, proportionally); the
+    successor's setup and batch time come before its first unit, as on the floor.
+    """
+    b = pred.transfer
+    assert b is not None
+    q = max(succ.units, 1e-9)  # good units that arrive
+    p_work = pred.batch_time + pred.units * pred.unit_mean
+    p_scale = pred_alt.duration / p_work if p_work > 0 else 0.0
+    p_units = pred.units * pred.unit_mean * p_scale  # pred's unit work on this machine
+    s_work = succ.batch_time + succ.units * succ.unit_mean
+    s_unit = succ.unit_mean * (succ_alt.duration / s_work if s_work > 0 else 0.0)
+    head = pred.batch_time * p_scale + min(b / q, 1.0) * p_units
+    n = max(1, math.ceil(q / b - 1e-9))
+    tail = max((q - (j - 1) * b) * s_unit - (1.0 - min(j * b / q, 1.0)) * p_units for j in range(1, n + 1))
+    return math.ceil(head - 1e-6), math.ceil(tail - 1e-6)
+
+
+def add_transfer_precedence(model: cp_model.CpModel, mv: ModelVars, pred: Op, succ: Op) -> None:
+    """Routing order for a lot that moves on in transfer batches (`transfer_lags`), per pair of
+    machines the two lots may take (enforced by their presence literals)."""
+    pv, sv = mv.ops[pred.key], mv.ops[succ.key]
+    for pa, pav in zip(pred.alternatives, pv.alts, strict=True):
+        for k, (sa, sav) in enumerate(zip(succ.alternatives, sv.alts, strict=True)):
+            head, tail = transfer_lags(pred, pa, succ, sa)
+            if k == 0:  # the head depends on the predecessor's machine only
+                model.add(sv.start >= pv.start + pv.setup + head).only_enforce_if(pav.present)
+            model.add(sv.end >= pv.end + tail).only_enforce_if([pav.present, sav.present])
 
 
 def ready_time(problem: Problem, mv: ModelVars, op: Op) -> cp_model.LinearExprT:

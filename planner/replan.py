@@ -180,7 +180,9 @@ def replan(
         raise InputError(Issue(f"rush order id(s) already in the order book: {', '.join(clash)}", "<rush>"))
     rush_ids = {r.id for r in rush}
     started = time.perf_counter()
-    problem = build_problem(plant, [*orders, *rush], live)
+    # the plan's lot splitting (transfer batches the repair loop chose) is kept
+    split = {o.order_id: o.transfer_batch for o in schedule.operations if o.transfer_batch}
+    problem = build_problem(plant, [*orders, *rush], live, transfer=split)
     problem = replace(
         problem,
         orders={

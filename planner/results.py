@@ -93,11 +93,16 @@ class IterationReport:
     """Per failing order: the cause the verdict blames most (e.g. "queue:cnc1", "breakdown", "material")."""
     objective: str = "tardiness"
     """What this pass's plan minimised ("tardiness", or "on-time": late orders first)."""
+    best: int = 0
+    """The best pass so far, this one included (the loop never returns a worse one)."""
+    note: str = ""
+    """How this pass compares with the best before it, and for one that did not improve, why
+    and what the next pass does instead."""
 
 
 @dataclass(frozen=True)
 class LoopResult:
-    """The loop's answer: the last schedule, its verdict, whether it passed, and every iteration."""
+    """The loop's answer: the best pass's schedule and verdict, whether it passed, every iteration."""
 
     schedule: Schedule
     verdict: Verdict

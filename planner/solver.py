@@ -59,6 +59,7 @@ def to_schedule(
                 end=float(max(end, start + p.setup)),
                 setup=float(p.setup),
                 quantity=op.quantity,
+                transfer_batch=op.transfer if op.transfer_planned else None,
             )
         )
     return Schedule(tuple(ops), plant_hash=plant_hash, created_by=created_by, meta=meta)

@@ -47,10 +47,29 @@ class OrderState:
         self.delay: dict[str, float] = {}
 
 
-class Lot:
-    """Units of one order travelling together, now at routing position `op_index`."""
+class Feed:
+    """Units of a lot still coming from its previous operation in transfer batches.
 
-    __slots__ = ("allocated", "kind", "kit", "op_index", "order", "qty", "t_arrive")
+    `arrived`: units handed on so far; `closed`: the previous operation is done (the lot's
+    `qty` is then final); `event`: fired when a batch arrives or the feed closes (the machine
+    working the lot waits on it)."""
+
+    __slots__ = ("arrived", "closed", "event")
+
+    def __init__(self, arrived: int) -> None:
+        self.arrived = arrived
+        self.closed = False
+        self.event: Any = None
+
+
+class Lot:
+    """Units of one order travelling together, now at routing position `op_index`.
+
+    A lot that moves on in transfer batches has a `feed` at its next operation: it arrives
+    there with its first batch, `qty` the units its previous operation started with until
+    the feed closes and says how many came good."""
+
+    __slots__ = ("allocated", "feed", "kind", "kit", "op_index", "order", "qty", "sent", "t_arrive")
 
     def __init__(self, order: OrderState, op_index: int, qty: int, kind: str, t: float) -> None:
         self.order = order
@@ -62,6 +81,15 @@ class Lot:
         """The operation whose material this lot has allocated (-1: none yet)."""
         self.kit: list[tuple[Any, float]] = []
         """(material, quantity) the lot takes when it starts that operation."""
+        self.feed: Feed | None = None
+        self.sent = 0
+        """Good units already handed on to the next operation in transfer batches."""
+
+    @property
+    def units(self) -> int:
+        """Units of the lot here now: arrived and not yet handed on."""
+        arrived = self.feed.arrived if self.feed is not None else self.qty
+        return arrived - self.sent
 
     @property
     def key(self) -> tuple[str, int]:
@@ -85,5 +113,6 @@ class OpInfo:
         "scrap_rng",
         "simple",
         "stations",
+        "transfer",
         "yield_",
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import simpy
 
-from sim.lots import INF, MAIN, REMAKE, REWORK, RULES, Lot, Observer, OpInfo, OrderState
+from sim.lots import INF, MAIN, REMAKE, REWORK, RULES, Feed, Lot, Observer, OpInfo, OrderState
 from sim.offtime import off_periods
 from sim.station import Station
 from sim.streams import sampler, stream
@@ -113,7 +113,11 @@ class PlantModel:
                 info.consumes = [(self.materials[m], q) for m, q in sorted(op.consumes.items())]
                 info.samplers = {s: sampler(op.time, station_rng[s]) for s in op.stations}
                 info.scrap_rng = stream(self.seed, self.replication, f"scrap:{product.id}/{op.id}")
-                info.simple = not (info.resources or info.consumes or info.batch or info.yield_ < 1.0)
+                # units handed on together; none at the last operation (nothing follows it)
+                info.transfer = op.transfer_batch if k + 1 < len(product.routing) else None
+                info.simple = not (
+                    info.resources or info.consumes or info.batch or info.yield_ < 1.0 or info.transfer
+                )
                 nxt = product.routing[k + 1].stations if k + 1 < len(product.routing) else ()
                 info.next_station = self.stations[nxt[0]] if len(nxt) == 1 else None
                 infos.append(info)
@@ -324,6 +328,54 @@ class PlantModel:
             self._complete(os_)
         return None
 
+    # ---- transfer batches ----
+    def send_batch(self, lot: Lot, nxt: Lot | None, units: int) -> Lot:
+        """Hand `units` good units of `lot` on to its next operation before the lot is done.
+
+        The first batch creates the lot at the next operation (`nxt`, with a `Feed`; its `qty`
+        the units `lot` started with until `close_feed`) and offers it to the next station: it
+        may start there once this batch has arrived. A full buffer keeps it waiting in front of
+        the station (the upstream machine works on: the batch is in a container, not on it).
+        Later batches only add to the feed and wake the machine waiting for them."""
+        if nxt is None:
+            nxt = Lot(lot.order, lot.op_index + 1, lot.qty, lot.kind, self.env.now)
+            nxt.feed = Feed(units)
+            dest = self.route(nxt)
+            if not dest.offer(nxt):
+                dest.hold(nxt, None)
+            return nxt
+        feed = nxt.feed
+        assert feed is not None
+        feed.arrived += units
+        self._wake_feed(feed)
+        return nxt
+
+    def close_feed(self, lot: Lot, nxt: Lot, good: int, scrap: int, rework: int) -> None:
+        """`lot` (which handed batches on as `nxt`) is done: book scrap and rework as
+        `finish_lot` does; `nxt` now knows its quantity (every good unit has arrived)."""
+        os_ = lot.order
+        info = os_.info[lot.op_index]
+        if rework:
+            self._spawn(os_, info.rework_to, rework, REWORK)  # type: ignore[arg-type]
+        if scrap:
+            os_.scrapped += scrap
+            os_.alive -= scrap
+            lacking = os_.order.quantity - os_.alive
+            if self.remake and lacking > 0:
+                os_.alive += lacking
+                self._spawn(os_, 0, lacking, REMAKE)
+        feed = nxt.feed
+        assert feed is not None
+        nxt.qty = feed.arrived = max(good, feed.arrived)
+        feed.closed = True
+        self._wake_feed(feed)
+
+    @staticmethod
+    def _wake_feed(feed: Feed) -> None:
+        ev, feed.event = feed.event, None
+        if ev is not None:
+            ev.succeed()
+
     def _spawn(self, os_: OrderState, op_index: int, qty: int, kind: str) -> None:
         lot = Lot(os_, op_index, qty, kind, self.env.now)
         self._enter_wip(os_, lot)
@@ -379,10 +431,13 @@ class PlantModel:
         """Units now in buffers (or waiting for release room), blocked upstream, and on machines."""
         out = {"queued": 0, "blocked": 0, "in_process": 0}
         for st in self.stations.values():
-            out["queued"] += sum(lot.qty for lot in st.queue) + sum(lot.qty for lot in st.waiting.values())
+            # `units`: a lot moving in transfer batches counts where its units are
+            out["queued"] += sum(lot.units for lot in st.queue) + sum(
+                lot.units for lot in st.waiting.values()
+            )
             for lot, ev, _ in st.blocked:
-                out["queued" if ev is None else "blocked"] += lot.qty
-            out["in_process"] += sum(m.lot.qty for m in st.machines if m.lot is not None)
+                out["queued" if ev is None else "blocked"] += lot.units
+            out["in_process"] += sum(m.lot.units for m in st.machines if m.lot is not None)
         return out
 
     def wip_area(self, until: float) -> float:

@@ -27,6 +27,7 @@ from sim.lots import (
     MAINTENANCE,
     SETUP,
     STARVED,
+    Feed,
     Lot,
     OpInfo,
 )
@@ -388,7 +389,11 @@ class Machine:
                     yield env.timeout(sop.start - env.now)
                     self.waiting = None
             info = lot.order.info[lot.op_index]
-            if not (simple and info.simple):
+            if (
+                not (simple and info.simple)
+                or lot.feed is not None
+                or (sop is not None and sop.transfer_batch)
+            ):
                 yield from self.process(lot, sop, 0)
                 continue
             # The hot path: no calendar, failures, setups, resources, material, scrap or observer.
@@ -480,7 +485,20 @@ class Machine:
         good, scrap, rework = done, 0, 0  # units made before a warm start count as good
         fast = self.fast
         self.done = done
-        for i in range(lot.qty - done):
+        # transfer batches: the plan's for this lot, else the routing step's (none at the last
+        # operation, nor for a lot resumed in a warm start: the floor's progress says nothing of it)
+        tb = sop.transfer_batch if sop is not None and sop.transfer_batch else info.transfer
+        streams = tb is not None and done == 0 and lot.op_index + 1 < len(order.info) and tb < lot.qty
+        nxt: Lot | None = None
+        sent = 0
+        feed = lot.feed
+        i = 0
+        while True:
+            if feed is not None and not feed.closed and feed.arrived <= done + i:
+                yield from self._await_batch(feed)
+                continue
+            if done + i >= lot.qty:
+                break
             if self.hold is not None or self.cut is not None:
                 yield from self._held(lot)
                 if self.cut is not None:
@@ -505,6 +523,10 @@ class Machine:
             else:
                 good += 1
                 st.good += 1
+                if streams and good - sent >= tb:  # a full transfer batch moves on
+                    nxt = model.send_batch(lot, nxt, good - sent)
+                    sent = lot.sent = good
+            i += 1
             self.done += 1
             st.planned_time += info.mean
             if obs is not None:
@@ -562,9 +584,22 @@ class Machine:
                 )
             )
         st.busy -= 1
+        if nxt is not None:  # the lot moved on in batches: the rest follows now, nothing blocks
+            model.close_feed(lot, nxt, good, scrap, rework)
+            return
         dest = model.finish_lot(lot, good, scrap, rework)
         if dest is not None and not dest.offer(lot):
             yield from self.hand_on(lot, dest)
+
+    def _await_batch(self, feed: Feed):
+        """Wait (`Starved`) for the next transfer batch of the lot in work. Not a delay of the
+        order: its time is being spent at the previous operation meanwhile."""
+        t0 = self.env.now
+        self.set_state(STARVED)
+        ev = feed.event = self.env.event()
+        yield ev
+        self.intr += self.env.now - t0
+        self.set_state(EXECUTE)
 
     def _held(self, lot: Lot):
         """Job control between two units: wait while paused (Held); a stop or abort ends the wait."""

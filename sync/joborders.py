@@ -169,18 +169,27 @@ class Job:
     station: str
     machine: int
     quantity: int
+    transfer_batch: int | None = None
+    """Good units the floor hands on to the next operation together (the plan's lot splitting);
+    None: the plant's routing step says. Optional on the wire, left out when None."""
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.order_id, self.op_index)
 
 
-JOB_FIELDS = tuple(f for f in Job.__dataclass_fields__)
+OPTIONAL_JOB_FIELDS = ("transfer_batch",)
+JOB_FIELDS = tuple(f for f in Job.__dataclass_fields__ if f not in OPTIONAL_JOB_FIELDS)
+"""The fields every job order has (the optional ones may be missing)."""
 
 
 def job_to_json(job: Job) -> str:
-    """The JobOrder argument of Store/StoreAndStart."""
-    return json.dumps(asdict(job), sort_keys=True)
+    """The JobOrder argument of Store/StoreAndStart (optional fields only when set)."""
+    data = asdict(job)
+    for name in OPTIONAL_JOB_FIELDS:
+        if data[name] is None:
+            del data[name]
+    return json.dumps(data, sort_keys=True)
 
 
 def job_from_json(text: str) -> Job:
@@ -204,9 +213,12 @@ def job_from_json(text: str) -> Job:
         station=str(data["station"]),
         machine=int(data["machine"]),
         quantity=int(data["quantity"]),
+        transfer_batch=None if data.get("transfer_batch") is None else int(data["transfer_batch"]),
     )
     if job.quantity < 1 or job.op_index < 0 or job.machine < 0:
         raise ValueError("job order: quantity >= 1, op_index >= 0 and machine >= 0 required")
+    if job.transfer_batch is not None and job.transfer_batch < 1:
+        raise ValueError("job order: transfer_batch >= 1 required")
     return job
 
 
@@ -242,6 +254,7 @@ def job_orders(schedule: Schedule, orders: Sequence[Order]) -> list[Job]:
                 station=op.station,
                 machine=op.machine,
                 quantity=op.quantity,
+                transfer_batch=op.transfer_batch,
             )
         )
     return jobs

@@ -281,7 +281,14 @@ class Rework(_Model):
 
 
 class Operation(_Model):
-    """One step of a routing: eligible stations, time per unit (+ fixed time per batch)."""
+    """One step of a routing: eligible stations, time per unit (+ fixed time per batch).
+
+    `transfer_batch`: good units handed on to the next operation together (a container, a
+    conveyor load). None: the whole lot moves on when its last unit is done. With a transfer
+    batch the next operation may start once the first batch has arrived (docs/simulator.md).
+    It is a property of the routing step on this floor; a plan may set a smaller one per lot
+    (`ScheduledOperation.transfer_batch`, a repair decision of the planner).
+    """
 
     id: str = Field(pattern=_ID)
     stations: tuple[str, ...] = Field(min_length=1)
@@ -291,6 +298,7 @@ class Operation(_Model):
     rework: Rework | None = None
     resources: dict[str, whole(1, B.MAX_CAPACITY)] = Field(default_factory=dict)
     consumes: dict[str, number(0, B.MAX_AMOUNT, lo_open=True)] = Field(default_factory=dict)
+    transfer_batch: whole(1, B.MAX_QUANTITY) | None = None
 
     _b = field_validator("batch_time", mode="before")(_duration)
 
@@ -463,5 +471,12 @@ class Plant(_Model):
 
     def content_hash(self) -> str:
         """SHA-256 of the plant's canonical JSON: equal plants, equal hash."""
-        payload = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        data = self.model_dump(mode="json", by_alias=True)
+        # fields added later are left out while unset, so a plant written before keeps its hash
+        # (verdicts in the history are found by it)
+        for product in data.get("products", ()):
+            for op in product.get("routing", ()):
+                if op.get("transfer_batch") is None:
+                    op.pop("transfer_batch", None)
+        payload = json.dumps(data, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()

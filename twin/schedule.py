@@ -17,6 +17,9 @@ class ScheduledOperation:
     The machine is occupied over [start, end): first `setup` seconds of changeover,
     then processing. `machine` is the index (0..n-1) of a parallel machine within
     `station`. `op_index` is the operation's position in the product's routing.
+    `transfer_batch`: good units this lot hands on to its next operation together, set by the
+    planner (a repair decision); None: the plant's routing step says (`Operation.transfer_batch`,
+    by default the whole lot).
     """
 
     order_id: str
@@ -28,6 +31,21 @@ class ScheduledOperation:
     end: float
     setup: float = 0.0
     quantity: int = 1
+    transfer_batch: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.transfer_batch is not None and self.transfer_batch < 1:
+            raise ValueError(
+                f"operation {self.key}: transfer_batch must be at least 1, got {self.transfer_batch}"
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Its fields as a dict; `transfer_batch` only when set (a plan without one keeps the hash
+        and the form it had before the field existed)."""
+        out = asdict(self)
+        if out["transfer_batch"] is None:
+            del out["transfer_batch"]
+        return out
 
     @property
     def machine_id(self) -> str:
@@ -86,7 +104,7 @@ class Schedule:
             "plant_hash": self.plant_hash,
             "created_by": self.created_by,
             "meta": self.meta,
-            "operations": [asdict(o) for o in self.operations],
+            "operations": [o.as_dict() for o in self.operations],
         }
 
     @classmethod
@@ -120,7 +138,7 @@ class Schedule:
         """SHA-256 over the operations and plant hash (not `meta`): the dispatch gate matches a
         verdict to exactly this plan."""
         payload = json.dumps(
-            {"plant": self.plant_hash, "ops": [asdict(o) for o in self.operations]},
+            {"plant": self.plant_hash, "ops": [o.as_dict() for o in self.operations]},
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()

@@ -274,6 +274,11 @@ def _pass_json(model: Plant, report: IterationReport) -> dict[str, object]:
         "on_time": dict(report.on_time),
         "changes": list(report.changes),
         "reasons": list(report.verdict.reasons),
+        "best_so_far": report.best,
+        "note": report.note,
+        "transfer_batches": {
+            o.order_id: o.transfer_batch for o in plan.schedule.operations if o.transfer_batch is not None
+        },
     }
 
 
@@ -301,6 +306,8 @@ def _until_accepted(
                 f"pass {report.iteration}: {len(report.failing)} order(s) failing"
                 + (f" ({', '.join(report.failing[:8])}{', ...' if len(report.failing) > 8 else ''})"
                    if report.failing else "")
+                + (f"; {report.note}" if report.note else ""),
+                highlight=False,
             )  # fmt: skip
 
     if not json_out:
@@ -343,12 +350,12 @@ def _until_accepted(
         )
         return
     table = Table(title=f"{model.name}: plan until accepted")
-    for col in ("pass", "objective", "failing", "planned late", "makespan", "changes"):
+    for col in ("pass", "objective", "failing", "best so far", "planned late", "makespan", "changes"):
         table.add_column(col)
     for r in loop.iterations:
         table.add_row(
-            str(r.iteration), r.objective, str(len(r.failing)), str(len(r.plan.late_orders)),
-            format_duration(r.plan.makespan), str(len(r.changes)),
+            str(r.iteration), r.objective, str(len(r.failing)), f"pass {r.best}",
+            str(len(r.plan.late_orders)), format_duration(r.plan.makespan), str(len(r.changes)),
         )  # fmt: skip
     out_console.print(table)
     out_console.print(("accepted: " if loop.accepted else "not accepted: ") + loop.reason, highlight=False)

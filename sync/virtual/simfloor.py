@@ -136,6 +136,7 @@ class SimFloor:
             now,
             now,
             quantity=job.quantity,
+            transfer_batch=job.transfer_batch,
         )
         self.model.dispatch([op], [Order(job.order_id, job.product, job.quantity, release=now)])
 

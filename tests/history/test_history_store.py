@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 
@@ -88,6 +89,17 @@ def test_schedule_round_trip_is_the_same_plan(store, tiny_schedule):
     assert back.meta == {"solver": "hand"}
     with pytest.raises(HistoryError, match="no schedule"):
         store.get_schedule(store.record_run("demo", started_by="me"))
+
+
+def test_a_planned_transfer_batch_survives_the_round_trip(store, tiny_schedule):
+    first, *rest = tiny_schedule.operations
+    split = dataclasses.replace(
+        tiny_schedule, operations=(dataclasses.replace(first, transfer_batch=2), *rest)
+    )
+    run = store.record_run("plan", started_by="me")
+    store.add_schedule(run, split)
+    back = store.get_schedule(run)
+    assert back == split and back.content_hash() == split.content_hash() != tiny_schedule.content_hash()
 
 
 def test_simulation_frames_and_estimates(store):

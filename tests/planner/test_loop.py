@@ -98,6 +98,9 @@ def test_plan_until_accepted_command_reports_every_pass(tmp_path) -> None:
     assert passes[0]["failing"] == ["o"] and passes[0]["failing_count"] == 1
     assert passes[0]["causes"] == {"o": "breakdown"} and passes[0]["changes"] == []
     assert any("off a" in c for c in passes[1]["changes"]) and passes[1]["failing"] == []
+    assert [p["best_so_far"] for p in passes] == [1, 2]
+    assert passes[0]["note"] == "first pass" and passes[1]["note"] == "accepted"
+    assert passes[0]["transfer_batches"] == {}  # one operation: nothing to split
     assert payload["files"] == [str(out), str(out.with_suffix(".csv"))]
     res = CliRunner().invoke(app, [*args[:-1], "--max-passes", "0"])
     assert res.exit_code == 2 and "--max-passes" in res.output

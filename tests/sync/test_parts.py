@@ -60,6 +60,9 @@ def test_job_book_follows_the_isa95_states() -> None:
     book = JobBook()
     job = Job("O1/0", "O1", "P", 0, "mill", "mill", 0, 5)
     assert job_from_json(job_to_json(job)) == job
+    assert "transfer_batch" not in job_to_json(job)  # optional: a job order as before
+    split = Job("O1/0", "O1", "P", 0, "mill", "mill", 0, 5, transfer_batch=2)
+    assert job_from_json(job_to_json(split)) == split
     assert book.store(job) == Status.OK
     assert book.store(job) == Status.DUPLICATE_JOB_ORDER
     assert book.states["O1/0"] == JobState.NOT_ALLOWED_TO_START
@@ -92,3 +95,30 @@ def test_a_schedule_becomes_one_job_order_per_operation_in_schedule_order() -> N
     assert job_key("not-a-job") is None
     with pytest.raises(DispatchRefused, match="not in the order book"):
         job_orders(plan, [])
+
+
+def test_the_virtual_floor_follows_a_job_orders_transfer_batch() -> None:
+    import simpy
+
+    from sync.virtual.simfloor import SimFloor
+    from twin.loader import plant_from_text
+
+    plant, _ = plant_from_text(
+        "name: tb\nepoch: 2026-11-30T00:00:00+00:00\n"
+        "lines: [{id: L, stations: [{id: a}, {id: b}]}]\n"
+        "products: [{id: P, routing: [{id: o1, stations: a, time: 10}, {id: o2, stations: b, time: 6}]}]\n",
+        "tb.yaml",
+    )
+    starts: dict[str, float] = {}
+
+    def seen(rec: dict) -> None:
+        if rec.get("kind") == "operation_start":
+            starts.setdefault(rec["station"], rec["time"])
+
+    env = simpy.Environment()
+    floor = SimFloor(plant, env, seed=0, observer=lambda rec: None)
+    floor.on_sim_record = seen  # the simulator's own records
+    floor.submit(Job("A/0", "A", "P", 0, "o1", "a", 0, 10, transfer_batch=4))
+    floor.submit(Job("A/1", "A", "P", 1, "o2", "b", 0, 10))
+    env.run(until=200)
+    assert starts == {"a": 0.0, "b": 40.0}  # b starts on the first batch of 4, not at 100

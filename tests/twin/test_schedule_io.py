@@ -31,7 +31,7 @@ def make(ops: tuple[ScheduledOperation, ...] = OPS, **kw: object) -> Schedule:
 def from_csv(text: str) -> list[ScheduledOperation]:
     """Read `to_csv` back with the csv module and the dataclass's field types."""
     types = {f.name: f.type for f in fields(ScheduledOperation)}
-    conv = {"str": str, "int": int, "float": float}
+    conv = {"str": str, "int": int, "float": float, "int | None": lambda v: int(v) if v else None}
     return [
         ScheduledOperation(**{k: conv[str(types[k])](v) for k, v in row.items()})
         for row in csv.DictReader(io.StringIO(text))
@@ -65,6 +65,17 @@ def test_csv_round_trip() -> None:
     text = s.to_csv()
     assert text.splitlines()[0] == ",".join(f.name for f in fields(ScheduledOperation))
     assert tuple(from_csv(text)) == s.operations
+
+
+def test_transfer_batch_round_trips_and_only_a_set_one_changes_the_hash() -> None:
+    s = make()
+    assert all("transfer_batch" not in o for o in s.to_dict()["operations"])
+    split = make((replace(OPS[0], transfer_batch=2), *OPS[1:]))
+    assert split.content_hash() != s.content_hash()
+    assert Schedule.from_dict(json.loads(split.to_json())) == split
+    assert tuple(from_csv(split.to_csv())) == split.operations
+    with pytest.raises(ValueError, match="transfer_batch"):
+        replace(OPS[0], transfer_batch=0)
 
 
 def test_content_hash_is_stable_and_sensitive() -> None:

@@ -229,8 +229,8 @@ class HistoryReader(HistoryConnection):
             if head is None:
                 raise HistoryError(f"run {run_id} has no schedule")
             rows = cur.execute(
-                'SELECT order_id, op_index, operation, station, machine, start, "end", setup, quantity '
-                "FROM schedule_operations WHERE run_id = ?",
+                'SELECT order_id, op_index, operation, station, machine, start, "end", setup, quantity, '
+                "transfer_batch FROM schedule_operations WHERE run_id = ?",
                 [run_id],
             ).fetchall()
         ops = tuple(ScheduledOperation(*r) for r in rows)

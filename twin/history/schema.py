@@ -134,10 +134,17 @@ CREATE TABLE job_responses (
 )
 """
 
+_V4_TRANSFER_BATCH = """
+ALTER TABLE schedule_operations ADD COLUMN transfer_batch INTEGER
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, plants, order books, schedules, simulation results, verdicts", _V1),
     Migration(2, "actuals from the floor (tag values, derived events); files attached to runs", _V2),
     Migration(3, "job responses from the floor (OPC 10031-4), one row per change", _V3_JOB_RESPONSES),
+    Migration(
+        4, "planned transfer batches per scheduled operation (NULL: the routing's)", _V4_TRANSFER_BATCH
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

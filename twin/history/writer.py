@@ -142,6 +142,7 @@ class HistoryWriter(HistoryReader):
                 "end": pa.array([o.end for o in ops], pa.float64()),
                 "setup": pa.array([o.setup for o in ops], pa.float64()),
                 "quantity": pa.array([o.quantity for o in ops], pa.int32()),
+                "transfer_batch": pa.array([o.transfer_batch for o in ops], pa.int32()),
             }
         )
         with self._cursor(write=True) as cur:
