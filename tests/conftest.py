@@ -48,5 +48,8 @@ def jobshop3x3() -> tuple[Plant, list[Order]]:
 @pytest.fixture(autouse=True)
 def _private_history(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Commands record into the history by default: point them at a private file per test, never
-    at the user's ~/.local/share/plantwin (subprocesses inherit the variable)."""
+    at the user's ~/.local/share/plantwin (subprocesses inherit the variable). The OPC UA address
+    space cache (plantwin.opcua_cache) is one for the whole session, never the user's ~/.cache:
+    the first virtual plant builds it, every later one loads it."""
     monkeypatch.setenv("PLANTWIN_DB", str(tmp_path_factory.mktemp("history") / "history.duckdb"))
+    monkeypatch.setenv("PLANTWIN_CACHE", str(tmp_path_factory.getbasetemp() / "plantwin-cache"))

@@ -29,6 +29,7 @@ from rich.console import Console
 from plantwin.demo.config import DemoConfig
 from plantwin.demo.continuity import Carried, order_to_dict, state_dir, write_start_state
 from plantwin.demo.floor import HeldVirtualPlant, ReleaseWindow
+from plantwin.opcua_cache import standard_shelf
 from plantwin.planning import RushOutcome, plan_book, plan_rush
 from plantwin.recording import (
     record_plan,
@@ -139,13 +140,14 @@ class Demo:
             status="running",
         )
         self._executor = process_pool(2)
+        shelf = await asyncio.to_thread(standard_shelf)  # seconds once per user, then a fraction
         self.vp = HeldVirtualPlant(
             self.plant,
             port=0,
             speed=cfg.speed,
             seed=cfg.seed,
             state_path=state_file,
-            shelf=sdir / "opcua-shelf",
+            shelf=shelf,
             drifts=cfg.drifts,
         )
         started = time.monotonic()
