@@ -37,10 +37,11 @@ def cache_dir() -> Path:
     return Path(home) / "plantwin"
 
 
-def standard_shelf() -> Path | None:
-    """The shelf of asyncua's standard address space, built now if missing (blocking: seconds,
-    once per asyncua version); None when the cache folder cannot be written (logged)."""
-    marker = cache_dir() / f"opcua-shelf-{version('asyncua')}"
+def standard_shelf(folder: Path | None = None) -> Path | None:
+    """The shelf of asyncua's standard address space in `folder` (default: `cache_dir()`), built
+    now if missing (blocking: seconds, once per asyncua version); None when the folder cannot be
+    written (logged)."""
+    marker = (folder or cache_dir()) / f"opcua-shelf-{version('asyncua')}"
     if marker.is_file():
         return marker
     try:
