@@ -12,7 +12,10 @@ from typing import Protocol
 
 from planner import plan_until_accepted, replan
 from planner.results import LoopResult, ReplanResult
-from sim import check
+from sim import replicate
+from sim.check import judge
+from sim.run import Replications
+from twin.fit import misfit_summary, misfits
 from twin.live import LiveState
 from twin.orders import Order
 from twin.plant import Plant
@@ -73,11 +76,13 @@ def plan_book(
 
 @dataclass(frozen=True)
 class RushOutcome:
-    """The re-plan for a rush order and the simulator's verdict on it."""
+    """The re-plan for a rush order, the simulator's verdict on it and the replications that
+    verdict judged (the demo records them as the plan's simulation rather than running them twice)."""
 
     rush: Order
     result: ReplanResult
     verdict: Verdict
+    replications: Replications
 
     @property
     def schedule(self) -> Schedule:
@@ -93,7 +98,12 @@ def plan_rush(
     cfg: PlanSettings,
     executor: cf.Executor | None,
 ) -> RushOutcome:
-    """Re-plan with the rush order (released work frozen), then check it warm-started from `live`."""
+    """Re-plan with the rush order (released work frozen), then check it warm-started from `live`
+    (`sim.check`'s steps, keeping its replications).
+
+    Raises:
+        ValueError: a re-plan that does not fit the plant or the order book (as `sim.check`).
+    """
     result = replan(
         plant,
         schedule,
@@ -105,14 +115,18 @@ def plan_rush(
         workers=2,
         work_limit=cfg.work_limit,
     )
-    verdict = check(
+    book = [*orders, rush]
+    found = misfits(result.schedule, plant, book)
+    if found:
+        raise ValueError(misfit_summary(found, plant))
+    reps = replicate(
         plant,
-        [*orders, rush],
-        result.schedule,
+        book,
+        schedule=result.schedule,
         replications=cfg.replications,
         seed=cfg.seed,
-        policy=cfg.policy,
         live=live,
         executor=executor,
     )
-    return RushOutcome(rush, result, verdict)
+    verdict = judge(reps, book, result.schedule, cfg.policy, plant=plant)
+    return RushOutcome(rush, result, verdict, reps)

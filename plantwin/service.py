@@ -412,8 +412,11 @@ class Service:
                 f"< policy {self.cfg.policy.min_on_time:.0%} (plan {plan_run})",
                 "bold red",
             )
-        if not alerts:
-            self.say(f"re-check of {plan_run}: every order at or above {self.cfg.policy.min_on_time:.0%}")
+        floor = f"{self.cfg.policy.min_on_time:.0%}"
+        self.say(  # one line per re-check, whatever it found
+            f"re-check {self.rechecks} of {plan_run}: "
+            + (f"{len(alerts)} order(s) below {floor}" if alerts else f"every order at or above {floor}")
+        )
         if self.cfg.policy.min_coverage is not None:
             watch = self._fidelity = self._fidelity or FidelityWatch(self.store, self.cfg.policy.min_coverage)
             if (text := await asyncio.to_thread(watch.check)) is not None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from plantwin.opcua_cache import standard_shelf
 from twin.loader import load_orders, load_plant, shipped_orders_path
 from twin.orders import Order
 from twin.plant import Plant
@@ -45,8 +46,28 @@ def jobshop3x3() -> tuple[Plant, list[Order]]:
     return plant, load_orders(orders_path, plant)
 
 
+@pytest.fixture(scope="session")
+def opcua_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's folder for plantwin.opcua_cache (never the user's ~/.cache)."""
+    return tmp_path_factory.getbasetemp() / "plantwin-cache"
+
+
+@pytest.fixture(scope="session")
+def shelf(opcua_cache: Path) -> Path:
+    """asyncua's standard address space, cached (plantwin.opcua_cache): virtual plants given it
+    start in a fraction of a second; the same file the session's demo and virtual-plant processes use."""
+    path = standard_shelf(opcua_cache)
+    assert path is not None, opcua_cache
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _private_history(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_history(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, opcua_cache: Path
+) -> None:
     """Commands record into the history by default: point them at a private file per test, never
-    at the user's ~/.local/share/plantwin (subprocesses inherit the variable)."""
+    at the user's ~/.local/share/plantwin (subprocesses inherit the variable). The OPC UA address
+    space cache (plantwin.opcua_cache) is one for the whole session, never the user's ~/.cache:
+    the first virtual plant builds it, every later one loads it."""
     monkeypatch.setenv("PLANTWIN_DB", str(tmp_path_factory.mktemp("history") / "history.duckdb"))
+    monkeypatch.setenv("PLANTWIN_CACHE", str(opcua_cache))

@@ -15,6 +15,7 @@ import typer
 
 from plantwin import args
 from plantwin.common import err_console, open_orders, open_plant, report_errors
+from plantwin.opcua_cache import standard_shelf
 from sync.security import Credentials
 from sync.virtual.server import ServerSecurity, VirtualPlant
 from twin.drift import parse_drift
@@ -125,6 +126,7 @@ def virtual_plant(
         feed=work,
         truth=floor_plant,
         drifts=drifts,
+        shelf=standard_shelf(),
     )
     try:
         asyncio.run(_serve(vp, duration))

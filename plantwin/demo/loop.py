@@ -29,6 +29,7 @@ from rich.console import Console
 from plantwin.demo.config import DemoConfig
 from plantwin.demo.continuity import Carried, order_to_dict, state_dir, write_start_state
 from plantwin.demo.floor import HeldVirtualPlant, ReleaseWindow
+from plantwin.opcua_cache import standard_shelf
 from plantwin.planning import RushOutcome, plan_book, plan_rush
 from plantwin.recording import (
     record_plan,
@@ -39,7 +40,7 @@ from plantwin.recording import (
 from plantwin.scoring import FidelityWatch
 from plantwin.service import plant_clock
 from plantwin.workers import process_pool
-from sim import replicate
+from sim import Replications, replicate
 from sync.client import SyncClient
 from sync.dispatch import DispatchService, Target, target_of_run
 from sync.joborders import JobOrderClient
@@ -139,13 +140,14 @@ class Demo:
             status="running",
         )
         self._executor = process_pool(2)
+        shelf = await asyncio.to_thread(standard_shelf)  # seconds once per user, then a fraction
         self.vp = HeldVirtualPlant(
             self.plant,
             port=0,
             speed=cfg.speed,
             seed=cfg.seed,
             state_path=state_file,
-            shelf=sdir / "opcua-shelf",
+            shelf=shelf,
             drifts=cfg.drifts,
         )
         started = time.monotonic()
@@ -335,7 +337,7 @@ class Demo:
             },
         )
         self._record_verdict(out.verdict, out.schedule, orders, plan_run, {"rush": rush.id})
-        await self._record_simulation(out.schedule, orders, live, plan_run)
+        self._record_replications(out.replications, out.schedule, orders, live, plan_run)
         odds = out.verdict.order(rush.id).on_time_probability
         self.say(
             f"re-plan: {len(r.frozen)} lots frozen, {len(r.moved)} moved; simulator gives {rush.id} "
@@ -381,6 +383,12 @@ class Demo:
             live=live,
             executor=self._executor,
         )
+        self._record_replications(reps, schedule, orders, live, plan_run)
+
+    def _record_replications(
+        self, reps: Replications, schedule: Schedule, orders: Sequence[Order], live: LiveState, plan_run: str
+    ) -> None:
+        """Record replications of `schedule` from `live` as a simulation run under `plan_run`."""
         record_simulation(
             self.store,
             command=COMMAND,

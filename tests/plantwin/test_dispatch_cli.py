@@ -52,8 +52,8 @@ class Floor:
     event loop in the test's thread). Its clock stands still until `run()`: the simulator-driven
     floor would otherwise run an operation whose job order is still on the wire by its own rule."""
 
-    def __init__(self, plant: Plant) -> None:
-        self.vp = HeldVirtualPlant(plant, port=0, speed=50.0)
+    def __init__(self, plant: Plant, shelf: Path) -> None:
+        self.vp = HeldVirtualPlant(plant, port=0, speed=50.0, shelf=shelf)
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
         started: Future[None] = Future()
@@ -88,9 +88,9 @@ class Floor:
 
 
 @pytest.fixture
-def floor() -> Iterator[Floor]:
+def floor(shelf: Path) -> Iterator[Floor]:
     plant, _, _ = open_plant(PLANT, warn=False)
-    f = Floor(plant)
+    f = Floor(plant, shelf)
     yield f
     f.close()
 

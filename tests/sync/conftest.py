@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-
 import pytest
-from asyncua import Server
 from support import free_port
 
 from twin.loader import plant_from_text
@@ -45,16 +41,3 @@ def cell() -> Plant:
 def port() -> int:
     """A TCP port free right now on 127.0.0.1 (for a server that must come back on the same port)."""
     return free_port()
-
-
-@pytest.fixture(scope="session")
-def shelf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A cache of asyncua's standard address space: servers then start in a fraction of a second."""
-    path = tmp_path_factory.mktemp("aspace") / "standard"
-
-    async def build() -> None:
-        await Server().init(path)
-
-    asyncio.run(build())
-    path.touch()
-    return path

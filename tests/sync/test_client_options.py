@@ -1,27 +1,40 @@
 """The OPC UA client options are one set (plantwin.opcua_options) on every command that talks to a
-server: a secured connection needs a trust list, a password needs encryption, on each of them."""
+server: a secured connection needs a trust list, a password needs encryption, on each of them.
+
+In-process (typer's CliRunner, stderr apart): these are option checks, made before any
+connection; a real process costs seconds of start-up each (its exit code and one-line stderr
+are tested in tests/plantwin/test_check_cli.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from plantwin.cli import app
 from sync.security import make_certificate
 
+ENDPOINT = "opc.tcp://127.0.0.1:9"  # nothing listens there (4840, OPC UA's default, may be taken)
 COMMANDS = [
-    ["sync", "demo", "--endpoint", "opc.tcp://127.0.0.1:4840"],
-    ["live", "demo", "--endpoint", "opc.tcp://127.0.0.1:4840"],
-    ["dispatch", "some-run", "--endpoint", "opc.tcp://127.0.0.1:4840"],
+    ["sync", "demo", "--endpoint", ENDPOINT],
+    ["live", "demo", "--endpoint", ENDPOINT],
+    ["dispatch", "some-run", "--endpoint", ENDPOINT],
 ]
 
 
-def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "plantwin.cli", *argv], capture_output=True, text=True, timeout=60, cwd=cwd
-    )
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stderr: str
+
+
+def _run(argv: list[str], cwd: Path) -> Ran:
+    res = CliRunner().invoke(app, argv)
+    # a command that fails with a traceback ends on an exception other than SystemExit
+    crashed = res.exception is not None and not isinstance(res.exception, SystemExit)
+    return Ran(res.exit_code, res.stderr + ("\nTraceback: " + repr(res.exception) if crashed else ""))
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: a[0])
