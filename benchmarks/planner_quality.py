@@ -1,18 +1,28 @@
 """Planner quality beside the plain OR-Tools job-shop model, in the same run, at the same limit.
 
-For each classic instance: plantwin's planner (`planner.solve`: a pure job shop gets the
-plain formulation plus a warm start from the best dispatch rule) and, in the same run,
-the plain job-shop model of OR-Tools' `minimal_jobshop_sat.py` sample (one interval per
-task, no_overlap per machine, precedences, minimise the makespan), same time limit,
+For each classic instance: plantwin's planner (`planner.solve`; a pure job shop gets the
+plain formulation itself, `planner/jobshop.py`, and no dispatch-rule hint) and, in the same
+run, the plain job-shop model of OR-Tools' `minimal_jobshop_sat.py` sample (one interval
+per task, no_overlap per machine, precedences, minimise the makespan), same time limit,
 workers and seed. For both the limit covers the model build: CP-SAT gets what is left of
 it. Prints makespan, gap to the best known value, status, time to the best solution and
-wall seconds, and whether the planner is at least as good. Then the demo plant's whole
-order book (makespan and tardiness objectives): the planner against the same CP-SAT model
-without the warm start. The machine's load average is printed before and after (the
-machine may be shared: wall-clock limits make the figures depend on it).
+wall seconds, and a verdict: `better`, `WORSE`, `tie`, or `tie (same model,
+deterministic)` where both ran the same model to the same deterministic limit (a tie by
+construction, said so rather than counted as a win). `--ablation` adds what the planner did
+before (its general model with the best dispatch rule as hint) and the plain model with
+that hint, at the same limits. Then the demo plant's whole order book (makespan and
+tardiness objectives; not a pure job shop): the planner against the same CP-SAT model
+without the warm start. The machine's load average is printed before and after.
+
+Wall-clock limits make the figures depend on the machine's load; `--work-limit W` gives
+every run the same deterministic budget (CP-SAT's interleaved search: reproducible, but
+slow per wall second on 2 busy cores, about 0.5 deterministic seconds in 15-60 s of wall
+at load 7, so keep W small and --time-limit large enough that no run hits it; a run that
+does is marked `*`).
 
     .venv/bin/python benchmarks/planner_quality.py [--time-limit 60] [--workers 2] [--only ft10,demo]
-        [--work-limit 5]   # both models on a deterministic budget: comparable on a loaded machine
+        [--work-limit 0.5 --time-limit 300]   # deterministic: the same table on any load
+        [--ablation]
 """
 
 from __future__ import annotations
