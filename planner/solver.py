@@ -379,10 +379,11 @@ def solve_problem(
     """`solve` on a built problem; `time_limit` counts from `started` (default: now)."""
     started = time.perf_counter() if started is None else started
     # A pure job shop gets the plain formulation and no dispatch-rule hint: measured at equal
-    # deterministic limits, the rules' schedules (20-40 % above the optimum) steer CP-SAT to
-    # worse makespans on all of ft10, orb01, ta11, swv01 and yn1 (benchmarks/planner_quality.py
-    # --ablation), and running them costs tenths of a second of the limit. An instant serial
-    # schedule stands in if CP-SAT finds nothing in time.
+    # deterministic limits (benchmarks/planner_quality.py --ablation, 0.3 and 0.5), the rules'
+    # schedules (20-40 % above the optimum) as hint made the plain model's makespan worse on
+    # ta11, swv01, yn1 and orb01 at both (by 3-24 %), on ft10 at 0.3 (equal at 0.5); running them costs
+    # tenths of a second of the limit. An instant serial schedule stands in if CP-SAT finds
+    # nothing in time.
     pure = is_pure_job_shop(problem, objective)
     if hint is not None:
         placements = placements_from_schedule(problem, hint)
