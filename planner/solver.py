@@ -14,6 +14,7 @@ from ortools.sat.python import cp_model
 
 from planner.data import Problem, build_problem
 from planner.dispatch import RULES, Placement, dispatch, ready_at
+from planner.jobshop import add_jobshop_hints, build_jobshop_model, is_pure_job_shop, serial_schedule
 from planner.model import ModelVars, build_model, set_objective
 from planner.reorders import triggers
 from planner.results import PlanResult
@@ -126,6 +127,9 @@ def run_model(
     hint_feasible: bool = False,
     started: float | None = None,
     verify_hint: bool = False,
+    lean: bool = True,
+    hint_in_model: bool = True,
+    fallback: str = "dispatch-rule hint",
 ) -> tuple[PlanResult, ModelVars, cp_model.CpSolver]:
     """Build, hint, solve and extract one CP-SAT model of `problem`.
 
@@ -139,18 +143,31 @@ def run_model(
     to its hinted value, so the answer is the hint itself (OPTIMAL when it meets the bound,
     FEASIBLE otherwise) or INFEASIBLE when the model rejects it. It is the model's own verdict on
     a schedule built elsewhere, at the cost of one presolve of a fixed model.
+
+    A pure job shop under the makespan objective (no `extra`, no `setup_model`) gets the plain
+    job-shop formulation of `planner.jobshop` unless `lean` is False (the general model, kept
+    for the benchmark's comparison). With `hint_in_model` False the hint is not given to
+    CP-SAT; it is only the fallback of `hint_feasible`.
     """
     t0 = time.perf_counter() if started is None else started
     # ---- model ----
-    model, mv = build_model(problem)
-    expr = set_objective(model, problem, mv, objective)
-    if setup_model is not None:
-        setup_model(model, mv)
-    if extra is not None:
-        expr = expr + extra(model, mv)
-    model.minimize(expr)
-    if hint:
-        add_hints(model, problem, mv, hint)
+    if lean and extra is None and setup_model is None and is_pure_job_shop(problem, objective):
+        # the textbook formulation, exactly (planner.jobshop); its objective is not scaled
+        model, mv = build_jobshop_model(problem)
+        scale = 1
+        if hint and hint_in_model:
+            add_jobshop_hints(model, mv, hint)
+    else:
+        model, mv = build_model(problem)
+        expr = set_objective(model, problem, mv, objective)
+        if setup_model is not None:
+            setup_model(model, mv)
+        if extra is not None:
+            expr = expr + extra(model, mv)
+        model.minimize(expr)
+        scale = 100
+        if hint and hint_in_model:
+            add_hints(model, problem, mv, hint)
     # ---- solve ----
     solver = cp_model.CpSolver()
     # the limit covers everything since `started` (problem, dispatch-rule hint, model build)
@@ -185,14 +202,14 @@ def run_model(
             obj = objective_of(problem, placements, objective)
             # the bound is comparable only when the objective has no extra (re-plan) terms
             bound = (
-                max(0.0, solver.best_objective_bound / 100)
+                max(0.0, solver.best_objective_bound / scale)
                 if math.isfinite(solver.best_objective_bound) and extra is None
                 else None
             )
             status_name = "FEASIBLE"
             notes = (
                 *notes,
-                "CP-SAT found no solution within the time limit: the schedule is the dispatch-rule hint",
+                f"CP-SAT found no solution within the time limit: the schedule is the fallback ({fallback})",
             )
         else:
             empty = Schedule((), plant_hash=plant_hash, created_by=created_by, meta={"status": name})
@@ -208,8 +225,8 @@ def run_model(
             placements[op.key] = Placement(
                 alt, solver.value(ov.start), solver.value(ov.setup), solver.value(ov.end)
             )
-        obj = solver.objective_value / 100
-        bound = solver.best_objective_bound / 100
+        obj = solver.objective_value / scale
+        bound = solver.best_objective_bound / scale
         status_name = name
     if bound is None:
         gap = None
@@ -370,11 +387,22 @@ def solve_problem(
 ) -> PlanResult:
     """`solve` on a built problem; `time_limit` counts from `started` (default: now)."""
     started = time.perf_counter() if started is None else started
+    # A pure job shop gets the plain formulation and no dispatch-rule hint: measured at equal
+    # deterministic limits (benchmarks/planner_quality.py --ablation, 0.3 and 0.5), the rules'
+    # schedules (20-40 % above the optimum) as hint made the plain model's makespan worse on
+    # ta11, swv01, yn1 and orb01 at both (by 3-24 %), on ft10 at 0.3 (equal at 0.5); running them costs
+    # tenths of a second of the limit. An instant serial schedule stands in if CP-SAT finds
+    # nothing in time.
+    pure = is_pure_job_shop(problem, objective)
     if hint is not None:
         placements = placements_from_schedule(problem, hint)
         rule = "schedule"
+    elif pure:
+        rule, placements = "serial", serial_schedule(problem)
     else:
         rule, placements = best_dispatch(problem, objective)
+    warm = hint is not None or not pure
+    what = f"hint: {rule}" if warm else "plain job-shop model, no hint"
     result, _, _ = run_model(
         problem,
         plant_hash,
@@ -384,9 +412,11 @@ def solve_problem(
         seed=seed,
         hint=placements,
         work_limit=work_limit,
-        created_by=f"planner.solve (CP-SAT, {objective}, hint: {rule})",
+        created_by=f"planner.solve (CP-SAT, {objective}, {what})",
         hint_feasible=hint is None,
         started=started,
+        hint_in_model=warm,
+        fallback="dispatch-rule hint" if warm else "jobs one after another",
     )
     return result
 
