@@ -299,13 +299,12 @@ class PlantModel:
         return sum(infos[k].batch + lot.qty * infos[k].mean for k in range(lot.op_index, len(infos)))
 
     # ---- lots finishing ----
-    def finish_lot(self, lot: Lot, good: int, scrap: int, rework: int) -> Station | None:
-        """Book a lot's result at its operation; spawn re-make and rework lots. Returns the station
-        its good units go to next, None if the lot ends here."""
+    def _book_losses(self, lot: Lot, scrap: int, rework: int) -> None:
+        """Scrap and rework of a lot at its operation: rework lots go back to the rework
+        operation; scrap, under the remake policy, is made again from the first operation."""
         os_ = lot.order
-        info = os_.info[lot.op_index]
         if rework:
-            self._spawn(os_, info.rework_to, rework, REWORK)  # type: ignore[arg-type]
+            self._spawn(os_, os_.info[lot.op_index].rework_to, rework, REWORK)  # type: ignore[arg-type]
         if scrap:
             os_.scrapped += scrap
             os_.alive -= scrap
@@ -313,6 +312,12 @@ class PlantModel:
             if self.remake and lacking > 0:
                 os_.alive += lacking
                 self._spawn(os_, 0, lacking, REMAKE)
+
+    def finish_lot(self, lot: Lot, good: int, scrap: int, rework: int) -> Station | None:
+        """Book a lot's result at its operation; spawn re-make and rework lots. Returns the station
+        its good units go to next, None if the lot ends here."""
+        os_ = lot.order
+        self._book_losses(lot, scrap, rework)
         if good and lot.op_index + 1 < len(os_.info):
             lot.qty = good
             lot.op_index += 1
@@ -353,17 +358,7 @@ class PlantModel:
     def close_feed(self, lot: Lot, nxt: Lot, good: int, scrap: int, rework: int) -> None:
         """`lot` (which handed batches on as `nxt`) is done: book scrap and rework as
         `finish_lot` does; `nxt` now knows its quantity (every good unit has arrived)."""
-        os_ = lot.order
-        info = os_.info[lot.op_index]
-        if rework:
-            self._spawn(os_, info.rework_to, rework, REWORK)  # type: ignore[arg-type]
-        if scrap:
-            os_.scrapped += scrap
-            os_.alive -= scrap
-            lacking = os_.order.quantity - os_.alive
-            if self.remake and lacking > 0:
-                os_.alive += lacking
-                self._spawn(os_, 0, lacking, REMAKE)
+        self._book_losses(lot, scrap, rework)
         feed = nxt.feed
         assert feed is not None
         nxt.qty = feed.arrived = max(good, feed.arrived)
